@@ -1,0 +1,57 @@
+# Winback: `make run` to try it, `make test` to check it. Only python3.11 is needed.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+export DJANGO_SETTINGS_MODULE ?= winback.settings
+
+.PHONY: run test lint format install migrate demo browser clean check-deploy
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The development defaults: DEBUG on, SQLite file and filesystem broker under var/,
+# email to a local SMTP sink started by the Procfile (see the outbox in the admin).
+run: export DEBUG ?= true
+run: $(STAMP)
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py bootstrap
+	$(PY) manage.py seed_demo
+	$(VENV)/bin/honcho start -f Procfile
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate --no-input
+
+# Debian's chromium drives the browser tests (Playwright cannot download a browser offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests (apt)…"; \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+test: $(STAMP) browser
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check-deploy: $(STAMP)
+	SECRET_KEY=$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(50))') ALLOWED_HOSTS=winback.example.com \
+	  $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var

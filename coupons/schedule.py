@@ -1,0 +1,8 @@
+"""Code-owned periodic tasks of the coupons app (merged by winback/schedule.py)."""
+
+BEAT_SCHEDULE = {
+    "coupons-pools-stock-check": {
+        "task": "coupons.tasks.coupon_pools_stock_check",
+        "schedule": 15 * 60.0,
+    },
+}

@@ -1,0 +1,30 @@
+"""Coupon services: the one door for writes to pools and codes.
+
+The contract other apps rely on (docs/ARCHITECTURE.md):
+    coupon_assign(*, pool, contact) -> AssignResult
+    coupons_assign_bulk(*, pool, contact_ids) -> dict[int, Coupon | None]
+    coupon_redemptions_record(*, order_ids) -> int
+"""
+
+from coupons.services.assignment import AssignResult, coupon_assign, coupons_assign_bulk
+from coupons.services.codes import (
+    ALPHABET,
+    ImportReport,
+    coupons_generate,
+    coupons_import_csv,
+)
+from coupons.services.pools import pool_deactivate, pools_stock_check
+from coupons.services.redemption import coupon_redemptions_record
+
+__all__ = [
+    "ALPHABET",
+    "AssignResult",
+    "ImportReport",
+    "coupon_assign",
+    "coupon_redemptions_record",
+    "coupons_assign_bulk",
+    "coupons_generate",
+    "coupons_import_csv",
+    "pool_deactivate",
+    "pools_stock_check",
+]

@@ -1,0 +1,136 @@
+"""Handing codes to contacts: one code per contact per pool, never one code to two contacts.
+
+How it stays correct with many workers at once:
+- the database enforces both rules: `code` is unique and (pool, contact) is unique for assigned codes;
+- free codes are claimed with one conditional UPDATE per batch (`... WHERE assigned_at IS NULL`) and the
+  row count is checked; codes lost to a concurrent claim are simply claimed again;
+- on PostgreSQL the candidate rows are picked with `SELECT ... FOR UPDATE SKIP LOCKED`, so workers
+  take different codes instead of queueing on the same rows. SQLite has no SKIP LOCKED; there every
+  write transaction is serialised (IMMEDIATE mode), and the same conditional UPDATE + re-check applies;
+- if another worker assigned the same contact meanwhile, the unique constraint raises; the batch is
+  rolled back to its savepoint, the winner's code is read back and returned (idempotent).
+An exhausted pool is a result (`None` / `exhausted=True`), never an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BigIntegerField, Case, Value, When
+from django.utils.timezone import now
+
+from contacts.models import Contact
+from coupons.models import Coupon, CouponPool
+from coupons.services.pools import pool_stock_check
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+MAX_CLAIM_ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class AssignResult:
+    coupon: Coupon | None
+    exhausted: bool
+    created: bool
+
+
+def coupon_assign(*, pool: CouponPool, contact: Contact) -> AssignResult:
+    """The contact's code from `pool`; assigns a free one on the first call."""
+    assigned, created_ids = _assign(pool=pool, contact_ids=[contact.pk])
+    coupon = assigned.get(contact.pk)
+    return AssignResult(coupon=coupon, exhausted=coupon is None, created=contact.pk in created_ids)
+
+
+def coupons_assign_bulk(*, pool: CouponPool, contact_ids: list[int]) -> dict[int, Coupon | None]:
+    """Codes for many contacts at once; None means the pool had no code left (or is inactive/expired).
+
+    Idempotent: contacts that already hold a code from the pool get that code back. Set-based: a
+    constant number of queries per batch of 1000 contacts.
+    """
+    assigned, _created = _assign(pool=pool, contact_ids=contact_ids)
+    return assigned
+
+
+def pool_accepts_assignments(pool: CouponPool, at=None) -> bool:
+    at = at or now()
+    return pool.is_active and (pool.valid_until is None or pool.valid_until > at)
+
+
+def _assign(*, pool: CouponPool, contact_ids: list[int]) -> tuple[dict[int, Coupon | None], set[int]]:
+    ids = list(dict.fromkeys(int(i) for i in contact_ids))
+    result: dict[int, Coupon | None] = {}
+    created: set[int] = set()
+    for start in range(0, len(ids), BATCH_SIZE):
+        chunk_result, chunk_created = _assign_chunk(pool, ids[start : start + BATCH_SIZE])
+        result.update(chunk_result)
+        created |= chunk_created
+    if created or any(coupon is None for coupon in result.values()):
+        pool_stock_check(pool=pool)
+    return result, created
+
+
+def _existing(pool: CouponPool, contact_ids: list[int]) -> dict[int, Coupon]:
+    return {c.contact_id: c for c in Coupon.objects.filter(pool=pool, contact_id__in=contact_ids)}
+
+
+def _assign_chunk(pool: CouponPool, ids: list[int]) -> tuple[dict[int, Coupon | None], set[int]]:
+    found: dict[int, Coupon] = _existing(pool, ids)
+    created: set[int] = set()
+    missing = [i for i in ids if i not in found]
+    if missing and pool_accepts_assignments(pool):
+        known = set(Contact.objects.filter(pk__in=missing).values_list("pk", flat=True))
+        missing = [i for i in missing if i in known]
+    else:
+        missing = []
+    for _attempt in range(MAX_CLAIM_ATTEMPTS):
+        if not missing:
+            break
+        try:
+            with transaction.atomic():
+                claimed, had_candidates = _claim(pool, missing)
+        except IntegrityError:
+            # A concurrent worker assigned one of these contacts: take its code, retry the rest.
+            winners = _existing(pool, missing)
+            found.update(winners)
+            missing = [i for i in missing if i not in winners]
+            continue
+        if claimed:
+            for coupon in Coupon.objects.filter(pk__in=claimed.values()):
+                found[coupon.contact_id] = coupon
+            created |= set(claimed)
+            missing = [i for i in missing if i not in claimed]
+        elif not had_candidates:
+            break  # exhausted
+    else:
+        if missing:
+            logger.warning("Pool %s: %d contacts left without a code after retries", pool.pk, len(missing))
+    return {i: found.get(i) for i in ids}, created
+
+
+def _claim(pool: CouponPool, contact_ids: list[int]) -> tuple[dict[int, int], bool]:
+    """Claim free codes for `contact_ids`. Returns ({contact_id: coupon_id}, whether any code was free)."""
+    free = Coupon.objects.filter(pool=pool, assigned_at__isnull=True, redeemed_at__isnull=True).order_by("pk")
+    if connection.features.has_select_for_update_skip_locked:
+        free = free.select_for_update(skip_locked=True)
+    candidates = list(free.values_list("pk", flat=True)[: len(contact_ids)])
+    if not candidates:
+        return {}, False
+    pairs = dict(zip(candidates, contact_ids, strict=False))  # coupon_id -> contact_id
+    assigned_at = now()
+    updated = Coupon.objects.filter(pk__in=pairs, assigned_at__isnull=True, redeemed_at__isnull=True).update(
+        contact_id=Case(
+            *(When(pk=coupon_id, then=Value(contact_id)) for coupon_id, contact_id in pairs.items()),
+            output_field=BigIntegerField(),
+        ),
+        assigned_at=assigned_at,
+        expires_at=pool.expiry_for(assigned_at),
+    )
+    if updated == len(pairs):
+        return {contact_id: coupon_id for coupon_id, contact_id in pairs.items()}, True
+    # Some candidates were claimed by someone else between our SELECT and UPDATE: keep only ours.
+    ours = Coupon.objects.filter(pk__in=pairs, assigned_at=assigned_at).values_list("pk", "contact_id")
+    return {contact_id: pk for pk, contact_id in ours if pairs[pk] == contact_id}, True

@@ -1,0 +1,19 @@
+"""Celery tasks: take ids, call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from coupons.models import CouponPool
+from coupons.services import coupons_generate, pools_stock_check
+
+
+@shared_task
+def coupon_pools_stock_check() -> int:
+    return len(pools_stock_check())
+
+
+@shared_task
+def coupons_generate_task(pool_id: int, count: int, prefix: str, length: int) -> int:
+    pool = CouponPool.objects.get(pk=pool_id)
+    return coupons_generate(pool=pool, count=count, prefix=prefix, length=length)

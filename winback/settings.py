@@ -193,3 +193,32 @@ LOGGING = {
 # --- Winback --------------------------------------------------------------
 # Imports larger than this (bytes) uploaded in the admin run as a background task.
 WINBACK_IMPORT_BACKGROUND_BYTES = env_int("WINBACK_IMPORT_BACKGROUND_BYTES", 2 * 1024 * 1024, minimum=0)
+
+# --- Messaging ------------------------------------------------------------
+# Sends per second per worker process and channel (0 = unlimited). Total = rate x worker processes.
+MESSAGING_EMAIL_RATE_PER_SECOND = env_int("MESSAGING_EMAIL_RATE_PER_SECOND", 50, minimum=0)
+MESSAGING_SMS_RATE_PER_SECOND = env_int("MESSAGING_SMS_RATE_PER_SECOND", 10, minimum=0)
+MESSAGING_PUSH_RATE_PER_SECOND = env_int("MESSAGING_PUSH_RATE_PER_SECOND", 50, minimum=0)
+# Messages claimed and sent per batch (one SMTP connection per batch).
+MESSAGING_BATCH_SIZE = env_int("MESSAGING_BATCH_SIZE", 200, minimum=1)
+# A message still "sending" this long after it was claimed is marked failed ("interrupted").
+MESSAGING_SENDING_TIMEOUT_SECONDS = env_int("MESSAGING_SENDING_TIMEOUT_SECONDS", 900, minimum=60)
+# mailto: address for the List-Unsubscribe header (default: the DEFAULT_FROM_EMAIL address).
+MESSAGING_UNSUBSCRIBE_MAILTO = env_str("MESSAGING_UNSUBSCRIBE_MAILTO", "")
+# Shared secret for POST /m/webhooks/bounce/ (header X-Webhook-Secret). Empty: webhook disabled.
+MESSAGING_WEBHOOK_SECRET = env_str("MESSAGING_WEBHOOK_SECRET", "")
+# SMS: messaging.backends.sms.{ConsoleBackend,FileBackend,LocmemBackend,TwilioBackend}
+MESSAGING_SMS_BACKEND = env_str("MESSAGING_SMS_BACKEND", "messaging.backends.sms.ConsoleBackend")
+MESSAGING_SMS_FROM = env_str("MESSAGING_SMS_FROM", "")
+MESSAGING_SMS_FILE_PATH = env_str("MESSAGING_SMS_FILE_PATH", str(VAR_DIR / "sms"))
+MESSAGING_TWILIO_ACCOUNT_SID = env_str("MESSAGING_TWILIO_ACCOUNT_SID", "")
+MESSAGING_TWILIO_AUTH_TOKEN = env_str("MESSAGING_TWILIO_AUTH_TOKEN", "")
+MESSAGING_TWILIO_API_BASE = env_str("MESSAGING_TWILIO_API_BASE", "https://api.twilio.com")
+# Web push: messaging.backends.push.{ConsoleBackend,LocmemBackend,WebPushBackend}
+MESSAGING_PUSH_BACKEND = env_str("MESSAGING_PUSH_BACKEND", "messaging.backends.push.ConsoleBackend")
+MESSAGING_VAPID_PUBLIC_KEY = env_str("MESSAGING_VAPID_PUBLIC_KEY", "")
+MESSAGING_VAPID_PRIVATE_KEY = env_str("MESSAGING_VAPID_PRIVATE_KEY", "")
+MESSAGING_VAPID_SUBJECT = env_str("MESSAGING_VAPID_SUBJECT", "mailto:shop@example.com")
+# Recommendations in templates: "new" products are those created in the last N days.
+MESSAGING_NEW_PRODUCT_DAYS = env_int("MESSAGING_NEW_PRODUCT_DAYS", 30, minimum=1)
+# --- /Messaging -----------------------------------------------------------

@@ -1,0 +1,13 @@
+"""Pluggable SMS and web push backends, chosen by settings like Django's EMAIL_BACKEND."""
+
+from __future__ import annotations
+
+from django.utils.module_loading import import_string
+
+
+class SendError(Exception):
+    """The provider refused or could not be reached; the message fails with this text."""
+
+
+def load_backend(path: str, **kwargs):
+    return import_string(path)(**kwargs)

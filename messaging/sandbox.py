@@ -1,0 +1,187 @@
+"""The sandboxed template engine marketer templates are rendered in.
+
+Only a vetted list of tags and filters is available: no {% load %}, {% include %}, {% extends %},
+{% url %}, {% debug %}, {% csrf_token %}; no file loaders; invalid variables render as "". The
+context holds plain dicts, strings, numbers and dates built by messaging.selectors, never model
+instances, settings or the request, so a template cannot reach anything it was not given.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.template import (
+    Context,
+    Engine,
+    Library,
+    Template,
+    TemplateSyntaxError,
+    defaultfilters,
+    defaulttags,
+)
+from django.template.base import FilterExpression, Variable, VariableNode
+
+ALLOWED_TAGS = (
+    "autoescape",
+    "comment",
+    "cycle",
+    "filter",
+    "firstof",
+    "for",
+    "if",
+    "ifchanged",
+    "now",
+    "regroup",
+    "resetcycle",
+    "spaceless",
+    "templatetag",
+    "verbatim",
+    "widthratio",
+    "with",
+)
+BLOCKED_FILTERS = {"safe", "safeseq", "pprint", "escapejs", "json_script", "unordered_list"}
+
+register = Library()
+for _name in ALLOWED_TAGS:
+    register.tags[_name] = defaulttags.register.tags[_name]
+for _name, _func in defaultfilters.register.filters.items():
+    if _name not in BLOCKED_FILTERS:
+        register.filters[_name] = _func
+
+
+class SandboxEngine(Engine):
+    # Engine always prepends default_builtins (defaulttags, defaultfilters, loader_tags); we don't.
+    default_builtins: list[str] = []
+
+
+@functools.cache
+def sandbox_engine() -> Engine:
+    return SandboxEngine(
+        dirs=[],
+        app_dirs=False,
+        loaders=[("django.template.loaders.locmem.Loader", {})],
+        context_processors=[],
+        debug=False,
+        string_if_invalid="",
+        libraries={},
+        builtins=["messaging.sandbox"],
+        autoescape=True,
+    )
+
+
+def compile_template(source: str) -> Template:
+    """Compile marketer source; raises TemplateSyntaxError."""
+    return sandbox_engine().from_string(source)
+
+
+def render(source: str, context: dict[str, Any], *, autoescape: bool = True) -> str:
+    template = compile_template(source)
+    return template.render(Context(context, autoescape=autoescape))
+
+
+# --- Validation ----------------------------------------------------------------------------
+
+CONTACT_FIELDS = (
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "phone",
+    "country",
+    "locale",
+    "timezone",
+    "external_id",
+    "signed_up_at",
+    "last_activity_at",
+    "attributes",
+)
+PRODUCT_FIELDS = ("id", "sku", "name", "category", "brand", "price", "url", "image_url")
+# Root names a template may use, and for dict-shaped roots the keys below them (None = free-form).
+VARIABLES: dict[str, tuple[str, ...] | None] = {
+    "contact": CONTACT_FIELDS,
+    "coupon": None,  # from the journey step (code, expires_at, ...)
+    "recommendations": None,
+    "bought_again": None,
+    "new_arrivals": None,
+    "best_sellers": None,
+    "unsubscribe_url": (),
+    "preferences_url": (),
+    "site_url": (),
+    "today": (),
+    "message": ("id", "channel"),
+}
+
+
+def _filter_expressions(obj: Any, seen: set[int]) -> list[FilterExpression]:
+    """Every FilterExpression reachable from a compiled node (tags keep them in many shapes)."""
+    found: list[FilterExpression] = []
+    if id(obj) in seen:
+        return found
+    seen.add(id(obj))
+    if isinstance(obj, FilterExpression):
+        found.append(obj)
+        return found
+    if isinstance(obj, dict):
+        values = list(obj.values())
+    elif isinstance(obj, list | tuple | set):
+        values = list(obj)
+    elif type(obj).__module__.startswith("django.template") and hasattr(obj, "__dict__"):
+        values = [v for k, v in vars(obj).items() if k not in ("origin", "token", "source")]
+    else:
+        return found
+    for value in values:
+        found.extend(_filter_expressions(value, seen))
+    return found
+
+
+def _lookups(expression: FilterExpression) -> list[tuple[str, ...]]:
+    lookups = []
+    if isinstance(expression.var, Variable) and expression.var.lookups:
+        lookups.append(expression.var.lookups)
+    for _func, args in expression.filters:
+        for is_lookup, arg in args:
+            if is_lookup and isinstance(arg, Variable) and arg.lookups:
+                lookups.append(arg.lookups)
+    return lookups
+
+
+def template_problems(source: str) -> list[str]:
+    """Syntax errors and unknown variables in one template field, as sentences for a marketer."""
+    if not source:
+        return []
+    try:
+        template = compile_template(source)
+    except TemplateSyntaxError as exc:
+        return [f"Template syntax error: {exc}"]
+    # Names bound inside the template ({% for p in ... %}, {% with x=... %}, {% cycle ... as x %}).
+    local_names = {"forloop", "block"}
+    for node in template.nodelist.get_nodes_by_type(object):
+        local_names.update(getattr(node, "loopvars", []) or [])
+        local_names.update((getattr(node, "extra_context", None) or {}).keys())
+        for attr in ("variable_name", "var_name", "asvar", "target"):
+            value = getattr(node, attr, None)
+            if isinstance(value, str):
+                local_names.add(value)
+    problems: list[str] = []
+    expressions: list[FilterExpression] = []
+    seen: set[int] = set()
+    for node in template.nodelist.get_nodes_by_type(object):
+        if isinstance(node, VariableNode):
+            expressions.append(node.filter_expression)
+        else:
+            expressions.extend(_filter_expressions(node, seen))
+    for expression in expressions:
+        for lookups in _lookups(expression):
+            root = lookups[0]
+            dotted = ".".join(lookups)
+            if root in local_names:
+                continue
+            if root not in VARIABLES:
+                problems.append(f"Unknown variable {dotted!r}. Available: {', '.join(sorted(VARIABLES))}.")
+                continue
+            allowed = VARIABLES[root]
+            if allowed is not None and len(lookups) > 1 and lookups[1] not in allowed:
+                choices = ", ".join(f"{root}.{name}" for name in allowed) or f"{root} (no fields)"
+                problems.append(f"Unknown variable {dotted!r}. Available: {choices}.")
+    return list(dict.fromkeys(problems))

@@ -1,0 +1,238 @@
+"""Reads for rendering, reports and the journey engine. Batched: a few queries per list of contacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
+from django.utils.timezone import now
+
+from contacts.models import Contact, Order, OrderLine, Product
+from messaging import tokens
+from messaging.models import Message
+from messaging.sandbox import CONTACT_FIELDS, PRODUCT_FIELDS
+
+BEST_SELLER_DAYS = 90
+
+
+def messages_sent_count(*, contact_ids: Iterable[int], since: dt.datetime) -> dict[int, int]:
+    """Messages sent to each contact since `since` (all channels), for the engine's frequency cap."""
+    ids = list(contact_ids)
+    counts = dict.fromkeys(ids, 0)
+    if not ids:
+        return counts
+    rows = (
+        Message.objects.filter(contact_id__in=ids, sent_at__gte=since)
+        .values("contact_id")
+        .annotate(n=Count("id"))
+        .values_list("contact_id", "n")
+    )
+    counts.update(dict(rows))
+    return counts
+
+
+def contact_last_messages(*, contact_id: int, limit: int = 10) -> list[Message]:
+    return list(
+        Message.objects.filter(contact_id=contact_id)
+        .select_related("template")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+# --- Context encoding: Outgoing.context is stored as JSON with dates tagged -----------------
+
+
+def context_encode(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return {"__datetime__": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"__date__": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"__decimal__": str(value)}
+    if isinstance(value, dict):
+        return {str(k): context_encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [context_encode(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"{type(value).__name__} is not allowed in a message context (plain values only).")
+
+
+def context_decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1:
+            ((key, inner),) = value.items()
+            if key == "__datetime__":
+                return dt.datetime.fromisoformat(inner)
+            if key == "__date__":
+                return dt.date.fromisoformat(inner)
+            if key == "__decimal__":
+                return Decimal(inner)
+        return {k: context_decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [context_decode(v) for v in value]
+    return value
+
+
+# --- Product recommendations ---------------------------------------------------------------
+
+
+def _product_dict(product: dict) -> dict:
+    return {name: product.get(name) for name in PRODUCT_FIELDS}
+
+
+def recommendations_for_contacts(*, contact_ids: Iterable[int], limit: int = 4) -> dict[int, dict[str, list]]:
+    """Per contact: `bought_again` (their most bought products), `new_arrivals` (new products in the
+    categories or brands of their last order), `best_sellers` (shop-wide, last 90 days) and
+    `recommendations` (those three merged in that order, without duplicates, `limit` long).
+    Five queries for the whole list of contacts.
+    """
+    ids = list(contact_ids)
+    result: dict[int, dict[str, list]] = {}
+    if not ids:
+        return result
+    purchase = ~Q(order__status__in=Order.NOT_PURCHASES)
+    product_values = [f"product__{name}" for name in PRODUCT_FIELDS]
+
+    # 1. Most bought per contact.
+    bought: dict[int, list[dict]] = defaultdict(list)
+    bought_ids: dict[int, set[int]] = defaultdict(set)
+    rows = (
+        OrderLine.objects.filter(purchase, order__contact_id__in=ids, product__isnull=False)
+        .values("order__contact_id", *product_values)
+        .annotate(quantity=Sum("quantity"), last=Max("order__placed_at"))
+        .order_by("order__contact_id", "-quantity", "-last")
+    )
+    for row in rows:
+        contact_id = row["order__contact_id"]
+        bought_ids[contact_id].add(row["product__id"])
+        if len(bought[contact_id]) < limit:
+            bought[contact_id].append(_product_dict({k.removeprefix("product__"): v for k, v in row.items()}))
+
+    # 2. Categories and brands of each contact's last order.
+    last_order = Subquery(
+        Order.objects.filter(contact_id=OuterRef("contact_id"))
+        .exclude(status__in=Order.NOT_PURCHASES)
+        .order_by("-placed_at", "-id")
+        .values("id")[:1]
+    )
+    interest_rows = (
+        OrderLine.objects.filter(order__contact_id__in=ids, product__isnull=False)
+        .filter(order_id__in=Order.objects.filter(contact_id__in=ids, id=last_order).values("id"))
+        .values_list("order__contact_id", "product__category", "product__brand")
+        .distinct()
+    )
+    categories: dict[int, set[str]] = defaultdict(set)
+    brands: dict[int, set[str]] = defaultdict(set)
+    for contact_id, category, brand in interest_rows:
+        if category:
+            categories[contact_id].add(category)
+        if brand:
+            brands[contact_id].add(brand)
+    all_categories = set().union(*categories.values()) if categories else set()
+    all_brands = set().union(*brands.values()) if brands else set()
+    new_products: list[dict] = []
+    if all_categories or all_brands:
+        since = now() - dt.timedelta(days=settings.MESSAGING_NEW_PRODUCT_DAYS)
+        new_products = list(
+            Product.objects.filter(created_at__gte=since)
+            .filter(Q(category__in=all_categories) | Q(brand__in=all_brands))
+            .order_by("-created_at", "-id")
+            .values(*PRODUCT_FIELDS)[:500]
+        )
+
+    # 3. Best sellers (fallback).
+    since = now() - dt.timedelta(days=BEST_SELLER_DAYS)
+    best = [
+        _product_dict({k.removeprefix("product__"): v for k, v in row.items()})
+        for row in OrderLine.objects.filter(purchase, order__placed_at__gte=since, product__isnull=False)
+        .values(*product_values)
+        .annotate(quantity=Sum("quantity"))
+        .order_by("-quantity", "product__id")[: limit * 3]
+    ]
+    if not best:  # a shop without recent orders: newest products
+        best = [
+            _product_dict(p)
+            for p in Product.objects.order_by("-created_at", "-id").values(*PRODUCT_FIELDS)[: limit * 3]
+        ]
+
+    for contact_id in ids:
+        cats, brs = categories.get(contact_id, set()), brands.get(contact_id, set())
+        arrivals = [
+            _product_dict(p)
+            for p in new_products
+            if (p["category"] in cats or p["brand"] in brs) and p["id"] not in bought_ids.get(contact_id, ())
+        ][:limit]
+        merged: list[dict] = []
+        seen: set[int] = set()
+        for product in [*bought.get(contact_id, []), *arrivals, *best]:
+            if product["id"] not in seen and len(merged) < limit:
+                seen.add(product["id"])
+                merged.append(product)
+        result[contact_id] = {
+            "recommendations": merged,
+            "bought_again": bought.get(contact_id, []),
+            "new_arrivals": arrivals,
+            "best_sellers": best[:limit],
+        }
+    return result
+
+
+# --- Render contexts -----------------------------------------------------------------------
+
+
+def contact_context(contact: Contact) -> dict:
+    values: dict[str, Any] = {}
+    for name in CONTACT_FIELDS:
+        if name == "full_name":
+            values[name] = contact.full_name
+        elif name == "attributes":
+            values[name] = context_decode(contact.attributes or {})
+        else:
+            values[name] = getattr(contact, name) or ""
+    return values
+
+
+def render_contexts(*, messages: list[Message]) -> dict[int, dict]:
+    """Template context per message: plain values only (no model instances, settings or request).
+    Messages must have `contact` loaded (select_related)."""
+    contact_ids = list({m.contact_id for m in messages})
+    recommendations = recommendations_for_contacts(contact_ids=contact_ids)
+    contexts: dict[int, dict] = {}
+    today = now().date()
+    for message in messages:
+        context: dict[str, Any] = {
+            "contact": contact_context(message.contact),
+            "coupon": {},
+            "site_url": settings.SITE_URL,
+            "today": today,
+            "message": {"id": message.pk, "channel": message.channel},
+            "unsubscribe_url": tokens.unsubscribe_url(message.contact_id, message.pk),
+            "preferences_url": tokens.preferences_url(message.contact_id),
+            **recommendations.get(message.contact_id, {}),
+        }
+        context.update(context_decode(message.context or {}))
+        contexts[message.pk] = context
+    return contexts
+
+
+def sample_context(*, contact: Contact | None = None) -> dict:
+    """A context for previews and validation: a real contact if given, else made-up values."""
+    if contact is None:
+        contact = Contact(
+            first_name="Alex",
+            last_name="Example",
+            email="alex@example.com",
+            attributes={"referral_successful_count": 2, "referral_share_link": "https://example.com/r/alex"},
+        )
+        contact.pk = 0
+    message = Message(contact=contact, channel="email", context={})
+    message.pk = 0
+    context = render_contexts(messages=[message])[0]
+    context["coupon"] = {"code": "WELCOME-BACK-1234", "expires_at": now().date() + dt.timedelta(days=14)}
+    return context

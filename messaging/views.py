@@ -1,0 +1,167 @@
+"""Public endpoints: open pixel, click redirect, unsubscribe (RFC 8058 one-click), preferences,
+push subscription, provider webhook. Every one is authorised by a signed token or a shared secret."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from contacts.models import Contact
+from messaging import services, tokens
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+@never_cache
+@require_GET
+def open_pixel(request, token: str):
+    try:
+        message_id = tokens.open_token_load(token)
+    except tokens.BadToken:
+        raise Http404("Unknown link")
+    services.message_open_record(message_id=message_id)
+    return HttpResponse(PIXEL, content_type="image/gif")
+
+
+@never_cache
+@require_GET
+def click(request, token: str):
+    try:
+        message_id, url = tokens.click_token_load(token)
+    except tokens.BadToken:
+        raise Http404("Unknown link")
+    if not url.startswith(("http://", "https://")):
+        return HttpResponseBadRequest("Bad link")
+    services.message_click_record(message_id=message_id, url=url)
+    return HttpResponseRedirect(url)
+
+
+def _contact_or_404(contact_id: int) -> Contact:
+    contact = Contact.objects.filter(pk=contact_id).exclude(status=Contact.Status.ANONYMIZED).first()
+    if contact is None:
+        raise Http404("Unknown contact")
+    return contact
+
+
+@csrf_exempt  # RFC 8058: mailbox providers POST "List-Unsubscribe=One-Click" without cookies or CSRF
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token: str):
+    try:
+        contact_id, message_id = tokens.unsubscribe_token_load(token)
+    except tokens.BadToken:
+        raise Http404("Unknown link")
+    contact = _contact_or_404(contact_id)
+    if request.method == "POST":
+        services.contact_unsubscribe(contact_id=contact_id, message_id=message_id)
+        return render(
+            request,
+            "messaging/unsubscribed.html",
+            {"contact": contact, "preferences_url": tokens.preferences_url(contact_id)},
+        )
+    return render(
+        request,
+        "messaging/unsubscribe_confirm.html",
+        {"contact": contact, "preferences_url": tokens.preferences_url(contact_id)},
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def preferences(request, token: str):
+    try:
+        contact_id = tokens.preferences_token_load(token)
+    except tokens.BadToken:
+        raise Http404("Unknown link")
+    contact = _contact_or_404(contact_id)
+    saved = False
+    if request.method == "POST":
+        if request.POST.get("everything") == "off":
+            consents = {"email": False, "sms": False, "push": False}
+        else:
+            consents = {channel: request.POST.get(channel) == "on" for channel in ("email", "sms", "push")}
+        services.contact_preferences_update(contact_id=contact_id, consents=consents)
+        contact.refresh_from_db()
+        saved = True
+    channels = [
+        {"name": "email", "label": "Email", "on": contact.email_consent, "available": bool(contact.email)},
+        {
+            "name": "sms",
+            "label": "Text messages (SMS)",
+            "on": contact.sms_consent,
+            "available": bool(contact.phone),
+        },
+        {"name": "push", "label": "Browser notifications", "on": contact.push_consent, "available": True},
+    ]
+    return render(
+        request, "messaging/preferences.html", {"contact": contact, "channels": channels, "saved": saved}
+    )
+
+
+@csrf_exempt  # called from the shop's pages with a signed contact token, not a session
+@require_POST
+def push_subscribe(request):
+    try:
+        data = json.loads(request.body or b"{}")
+        contact_id = tokens.push_subscribe_token_load(str(data.get("token", "")))
+        subscription = data["subscription"]
+        endpoint = str(subscription["endpoint"])
+        keys = subscription["keys"]
+        p256dh, auth = str(keys["p256dh"]), str(keys["auth"])
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse(
+            {"error": "expected {token, subscription: {endpoint, keys: {p256dh, auth}}}"}, status=400
+        )
+    except tokens.BadToken:
+        return JsonResponse({"error": "bad token"}, status=403)
+    try:
+        services.push_subscription_upsert(
+            contact_id=contact_id,
+            endpoint=endpoint,
+            p256dh=p256dh,
+            auth=auth,
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    return JsonResponse({"ok": True}, status=201)
+
+
+@require_GET
+def push_public_key(request):
+    return JsonResponse({"public_key": settings.MESSAGING_VAPID_PUBLIC_KEY})
+
+
+@csrf_exempt  # authenticated by the shared secret
+@require_POST
+def bounce_webhook(request):
+    secret = settings.MESSAGING_WEBHOOK_SECRET
+    given = request.headers.get("X-Webhook-Secret", "")
+    if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        return JsonResponse({"error": "forbidden"}, status=403)
+    try:
+        data = json.loads(request.body or b"{}")
+        kind = str(data["type"])
+        email = str(data.get("email") or "")
+        message_id = data.get("message_id")
+        message_id = int(message_id) if message_id not in (None, "") else None
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse(
+            {"error": 'expected {"type": "bounce"|"complaint", "email" or "message_id"}'}, status=400
+        )
+    if not email and message_id is None:
+        return JsonResponse({"error": "email or message_id is required"}, status=400)
+    try:
+        event = services.delivery_event_record(kind=kind, email=email, message_id=message_id, payload=data)
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    return JsonResponse({"ok": True, "matched_contact": event.contact_id is not None})

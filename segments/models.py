@@ -1,1 +1,166 @@
-# Create your models here.
+"""Scores per contact, scoring runs and their history, and dynamic segments.
+
+Scores are written in bulk by `segments.services.scoring.scoring_run_execute`; segments
+compile their rule tree to one queryset in `segments.rules`.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.timezone import now
+
+
+class LifecycleStage(models.TextChoices):
+    NEVER = "never", "Never purchased"
+    NEW = "new", "New"
+    ACTIVE = "active", "Active"
+    DEFECTING = "defecting", "Defecting"
+    LOST = "lost", "Inactive / lost"
+
+
+class ValueCluster(models.TextChoices):
+    INACTIVE = "Inactive", "Inactive"
+    LOW = "Low", "Low"
+    MEDIUM = "Medium", "Medium"
+    HIGH = "High", "High"
+
+
+class ScoringRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Nightly schedule"
+        ADMIN = "admin", "Admin"
+        IMPORT = "import", "Large import"
+        COMMAND = "command", "Command line"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.ADMIN)
+    created_at = models.DateTimeField(default=now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    as_of = models.DateTimeField(null=True, blank=True, help_text="The moment recency is measured from.")
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    progress_note = models.CharField(max_length=200, blank=True)
+    contacts_scored = models.PositiveIntegerField(default=0)
+    buyers = models.PositiveIntegerField(default=0)
+    changes_recorded = models.PositiveIntegerField(default=0)
+    clv_fit = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="BG/NBD and Gamma-Gamma parameters and log-likelihoods of this run.",
+    )
+    clv_missing_reason = models.TextField(blank=True, help_text="Why this run has no CLV, if it has none.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="scoringrun_status_idx")]
+
+    def __str__(self) -> str:
+        return f"Scoring run #{self.pk} ({self.status})"
+
+
+class ContactScore(models.Model):
+    contact = models.OneToOneField(
+        "contacts.Contact", on_delete=models.CASCADE, primary_key=True, related_name="score"
+    )
+    run = models.ForeignKey(ScoringRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    recency_days = models.IntegerField(null=True, blank=True)
+    frequency = models.PositiveIntegerField(default=0, help_text="Purchases (orders not cancelled/refunded).")
+    monetary_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    monetary_avg = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    first_order_at = models.DateTimeField(null=True, blank=True)
+    last_order_at = models.DateTimeField(null=True, blank=True)
+    r_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    f_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    m_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    rfm_segment = models.CharField(max_length=32, blank=True)
+    lifecycle_stage = models.CharField(
+        max_length=16, choices=LifecycleStage.choices, default=LifecycleStage.NEVER
+    )
+    p_alive = models.FloatField(null=True, blank=True)
+    expected_purchases = models.FloatField(null=True, blank=True)
+    expected_order_value = models.FloatField(null=True, blank=True)
+    predicted_clv = models.FloatField(null=True, blank=True)
+    clv_cluster = models.CharField(max_length=16, choices=ValueCluster.choices, blank=True)
+    scored_at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["rfm_segment"], name="score_rfm_segment_idx"),
+            models.Index(fields=["lifecycle_stage"], name="score_stage_idx"),
+            models.Index(fields=["clv_cluster"], name="score_cluster_idx"),
+            models.Index(fields=["r_score", "f_score", "m_score"], name="score_rfm_idx"),
+            models.Index(fields=["predicted_clv"], name="score_clv_idx"),
+            models.Index(fields=["p_alive"], name="score_p_alive_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scores of contact {self.contact_id}"
+
+
+class ScoreChange(models.Model):
+    """A change of segment, stage or value cluster, written only when the value changed."""
+
+    class Field(models.TextChoices):
+        SEGMENT = "segment", "RFM segment"
+        STAGE = "stage", "Lifecycle stage"
+        CLUSTER = "cluster", "Value cluster"
+
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="score_changes")
+    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="changes")
+    changed_at = models.DateTimeField()
+    field = models.CharField(max_length=16, choices=Field.choices)
+    old = models.CharField(max_length=32, blank=True)
+    new = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["contact", "field", "changed_at"], name="scorechange_contact_idx"),
+            models.Index(fields=["field", "new", "changed_at"], name="scorechange_new_idx"),
+            models.Index(fields=["field", "old", "changed_at"], name="scorechange_old_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old or '—'} → {self.new or '—'}"
+
+
+class Segment(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    rules = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='A rule tree: {"op": "and", "rules": [{"field": ..., "operator": ..., "value": ...}]}.',
+    )
+    size = models.PositiveIntegerField(null=True, blank=True, help_text="Contacts at the last evaluation.")
+    last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+    updated_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentSize(models.Model):
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="sizes")
+    measured_at = models.DateTimeField(default=now)
+    size = models.PositiveIntegerField()
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-measured_at"]
+        indexes = [models.Index(fields=["segment", "measured_at"], name="segmentsize_segment_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id}: {self.size} at {self.measured_at:%Y-%m-%d %H:%M}"

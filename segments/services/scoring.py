@@ -1,0 +1,382 @@
+"""The scoring run: RFM, lifecycle and CLV for every contact, set-based.
+
+1. ONE grouped SQL query over purchases (orders not cancelled/refunded) -> numpy arrays.
+2. Vectorised scores (segments.rfm, segments.clv).
+3. Previous segment/stage/cluster fetched in bulk, compared vectorised -> ScoreChange rows for changes only.
+4. Score rows upserted in batches (bulk_create update_conflicts), progress recorded on the ScoringRun.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max, Min, Sum
+from django.utils import timezone
+
+from contacts.models import Contact, Order
+from segments import clv as clv_model
+from segments import rfm
+from segments.models import ContactScore, ScoreChange, ScoringRun
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 5_000
+SCORE_FIELDS = [
+    "run",
+    "recency_days",
+    "frequency",
+    "monetary_total",
+    "monetary_avg",
+    "first_order_at",
+    "last_order_at",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_segment",
+    "lifecycle_stage",
+    "p_alive",
+    "expected_purchases",
+    "expected_order_value",
+    "predicted_clv",
+    "clv_cluster",
+    "scored_at",
+]
+
+
+def clv_settings_current() -> dict:
+    return {**clv_model.DEFAULT_CLV_SETTINGS, **getattr(settings, "WINBACK_CLV", {})}
+
+
+def scoring_run_request(*, trigger: str, countdown: int = 0) -> ScoringRun | None:
+    """Queue a run unless one is already waiting (debounce: the waiting run will see the new data).
+
+    The Celery task is enqueued after the transaction commits.
+    """
+    from segments.tasks import scoring_run_task
+
+    with transaction.atomic():
+        if ScoringRun.objects.filter(status=ScoringRun.Status.QUEUED).exists():
+            return None
+        run = ScoringRun.objects.create(trigger=trigger)
+        transaction.on_commit(lambda: scoring_run_task.apply_async(args=[run.pk], countdown=countdown))
+    return run
+
+
+def scoring_orders_upserted(*, order_ids: list[int]) -> ScoringRun | None:
+    """After an import: a large batch of orders queues a (debounced) run; small batches wait for the night."""
+    threshold = getattr(settings, "WINBACK_SCORING_IMPORT_THRESHOLD", 1000)
+    if len(order_ids) < threshold:
+        return None
+    return scoring_run_request(trigger=ScoringRun.Trigger.IMPORT, countdown=60)
+
+
+def _progress(run: ScoringRun, percent: int, note: str) -> None:
+    run.progress, run.progress_note = percent, note
+    ScoringRun.objects.filter(pk=run.pk).update(progress=percent, progress_note=note)
+
+
+def _purchase_aggregates() -> tuple[np.ndarray, ...]:
+    """ONE GROUP BY over purchases: contact id, orders, total, first and last order time (epoch seconds)."""
+    rows = (
+        Order.objects.exclude(status__in=Order.NOT_PURCHASES)
+        .order_by()
+        .values("contact_id")
+        .annotate(n=Count("pk"), total=Sum("total"), first=Min("placed_at"), last=Max("placed_at"))
+        .values_list("contact_id", "n", "total", "first", "last")
+    )
+    ids, counts, totals, firsts, lasts = [], [], [], [], []
+    for contact_id, n, total, first, last in rows.iterator(chunk_size=20_000):
+        ids.append(contact_id)
+        counts.append(n)
+        totals.append(total)
+        firsts.append(first.timestamp())
+        lasts.append(last.timestamp())
+    return (
+        np.asarray(ids, dtype=np.int64),
+        np.asarray(counts, dtype=np.int64),
+        np.asarray([float(t) for t in totals], dtype=float),
+        np.asarray(firsts, dtype=float),
+        np.asarray(lasts, dtype=float),
+    )
+
+
+def _previous_values(contact_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Segment, stage and cluster currently stored, aligned to `contact_ids` ("" where no row)."""
+    previous = {name: np.full(len(contact_ids), "", dtype=object) for name in ("segment", "stage", "cluster")}
+    rows = ContactScore.objects.values_list("contact_id", "rfm_segment", "lifecycle_stage", "clv_cluster")
+    ids, segments, stages, clusters = [], [], [], []
+    for contact_id, segment, stage, cluster in rows.iterator(chunk_size=20_000):
+        ids.append(contact_id)
+        segments.append(segment)
+        stages.append(stage)
+        clusters.append(cluster)
+    if not ids:
+        return previous
+    ids_array = np.asarray(ids, dtype=np.int64)
+    if not len(contact_ids):
+        return previous
+    position = np.minimum(np.searchsorted(contact_ids, ids_array), len(contact_ids) - 1)
+    found = contact_ids[position] == ids_array
+    for name, values in (("segment", segments), ("stage", stages), ("cluster", clusters)):
+        previous[name][position[found]] = np.asarray(values, dtype=object)[found]
+    return previous
+
+
+def scores_compute(
+    *,
+    contact_ids: np.ndarray,
+    buyer_ids: np.ndarray,
+    counts: np.ndarray,
+    totals: np.ndarray,
+    first_ts: np.ndarray,
+    last_ts: np.ndarray,
+    as_of: dt.datetime,
+) -> tuple[dict[str, np.ndarray], dict | None, str]:
+    """Scores for all contacts (arrays aligned to sorted `contact_ids`), the CLV fit, why CLV is missing."""
+    n = len(contact_ids)
+    position = np.searchsorted(contact_ids, buyer_ids)
+    now_ts = as_of.timestamp()
+    day = 86_400.0
+
+    frequency = np.zeros(n, dtype=np.int64)
+    frequency[position] = counts
+    monetary_total = np.zeros(n)
+    monetary_total[position] = totals
+    first = np.full(n, np.nan)
+    first[position] = first_ts
+    last = np.full(n, np.nan)
+    last[position] = last_ts
+    recency = np.full(n, np.nan)
+    recency[position] = np.floor(np.maximum(now_ts - last_ts, 0) / day)
+    first_days = np.full(n, np.nan)
+    first_days[position] = np.maximum(now_ts - first_ts, 0) / day
+
+    out: dict[str, np.ndarray] = {
+        "frequency": frequency,
+        "monetary_total": monetary_total,
+        "monetary_avg": np.where(frequency > 0, monetary_total / np.maximum(frequency, 1), np.nan),
+        "first_ts": first,
+        "last_ts": last,
+        "recency_days": recency,
+    }
+    r = np.zeros(n, dtype=np.int16)
+    f = np.zeros(n, dtype=np.int16)
+    m = np.zeros(n, dtype=np.int16)
+    segment = np.full(n, "", dtype=object)
+    if len(buyer_ids):
+        r[position] = rfm.quintile_scores(recency[position], higher_is_better=False)
+        f[position] = rfm.quintile_scores(counts)
+        m[position] = rfm.quintile_scores(totals)
+        segment[position] = rfm.segment_map_current().lookup(r[position], f[position], m[position])
+    out.update(r_score=r, f_score=f, m_score=m, rfm_segment=segment)
+    out["lifecycle_stage"] = rfm.lifecycle_stages(
+        recency_days=recency,
+        first_purchase_days=first_days,
+        frequency=frequency,
+        days=rfm.lifecycle_days_current(),
+    )
+
+    for name in ("p_alive", "expected_purchases", "expected_order_value", "predicted_clv"):
+        out[name] = np.full(n, np.nan)
+    out["clv_cluster"] = np.full(n, "", dtype=object)
+    week = 7 * day
+    x = counts - 1.0
+    # Gamma-Gamma wants the average of the repeat purchases; one GROUP BY gives the average of all purchases,
+    # which is what we use (documented in the README).
+    try:
+        result = clv_model.clv_predict(
+            x=x,
+            t_x=np.maximum(last_ts - first_ts, 0) / week,
+            T=np.maximum(now_ts - first_ts, 0) / week,
+            m=totals / np.maximum(counts, 1),
+            settings=clv_settings_current(),
+        )
+    except clv_model.ClvFitError as exc:
+        return out, None, str(exc)
+    out["p_alive"][position] = result.p_alive
+    out["expected_purchases"][position] = result.expected_purchases
+    out["expected_order_value"][position] = result.expected_order_value
+    out["predicted_clv"][position] = result.predicted_clv
+    out["clv_cluster"][position] = result.cluster
+    return out, result.fit, ""
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if value != value else value  # NaN check without numpy per value
+
+
+def _score_rows(
+    run: ScoringRun, contact_ids: np.ndarray, scores: dict[str, np.ndarray], as_of: dt.datetime
+) -> Iterator[list[ContactScore]]:
+    utc = dt.UTC
+    columns = {
+        name: scores[name].tolist()
+        for name in (
+            "frequency",
+            "monetary_total",
+            "monetary_avg",
+            "first_ts",
+            "last_ts",
+            "recency_days",
+            "r_score",
+            "f_score",
+            "m_score",
+            "rfm_segment",
+            "lifecycle_stage",
+            "p_alive",
+            "expected_purchases",
+            "expected_order_value",
+            "predicted_clv",
+            "clv_cluster",
+        )
+    }
+    ids = contact_ids.tolist()
+    for start in range(0, len(ids), BATCH_SIZE):
+        batch = []
+        for i in range(start, min(start + BATCH_SIZE, len(ids))):
+            buyer = columns["frequency"][i] > 0
+            first_ts, last_ts = columns["first_ts"][i], columns["last_ts"][i]
+            batch.append(
+                ContactScore(
+                    contact_id=ids[i],
+                    run_id=run.pk,
+                    recency_days=int(columns["recency_days"][i]) if buyer else None,
+                    frequency=columns["frequency"][i],
+                    monetary_total=round(columns["monetary_total"][i], 2),
+                    monetary_avg=round(columns["monetary_avg"][i], 2) if buyer else None,
+                    first_order_at=dt.datetime.fromtimestamp(first_ts, utc) if buyer else None,
+                    last_order_at=dt.datetime.fromtimestamp(last_ts, utc) if buyer else None,
+                    r_score=columns["r_score"][i] or None,
+                    f_score=columns["f_score"][i] or None,
+                    m_score=columns["m_score"][i] or None,
+                    rfm_segment=columns["rfm_segment"][i],
+                    lifecycle_stage=columns["lifecycle_stage"][i],
+                    p_alive=_none_if_nan(columns["p_alive"][i]),
+                    expected_purchases=_none_if_nan(columns["expected_purchases"][i]),
+                    expected_order_value=_none_if_nan(columns["expected_order_value"][i]),
+                    predicted_clv=_none_if_nan(columns["predicted_clv"][i]),
+                    clv_cluster=columns["clv_cluster"][i],
+                    scored_at=as_of,
+                )
+            )
+        yield batch
+
+
+def _changes(
+    run: ScoringRun,
+    contact_ids: np.ndarray,
+    previous: dict[str, np.ndarray],
+    scores: dict[str, np.ndarray],
+    as_of: dt.datetime,
+) -> Iterator[list[ScoreChange]]:
+    current = {
+        "segment": scores["rfm_segment"],
+        "stage": scores["lifecycle_stage"],
+        "cluster": scores["clv_cluster"],
+    }
+    for field_name, new in current.items():
+        old = previous[field_name]
+        changed = np.flatnonzero(old != new)
+        for start in range(0, len(changed), BATCH_SIZE):
+            chunk = changed[start : start + BATCH_SIZE]
+            yield [
+                ScoreChange(contact_id=cid, run_id=run.pk, changed_at=as_of, field=field_name, old=o, new=n)
+                for cid, o, n in zip(
+                    contact_ids[chunk].tolist(), old[chunk].tolist(), new[chunk].tolist(), strict=True
+                )
+            ]
+
+
+def scoring_run_execute(*, run: ScoringRun, as_of: dt.datetime | None = None) -> ScoringRun:
+    """Score every contact. Claims the run (queued -> running) so a run executes at most once."""
+    claimed = ScoringRun.objects.filter(pk=run.pk, status=ScoringRun.Status.QUEUED).update(
+        status=ScoringRun.Status.RUNNING, started_at=timezone.now(), progress=0
+    )
+    if not claimed:
+        run.refresh_from_db()
+        return run
+    started = time.monotonic()
+    as_of = as_of or timezone.now()
+    run.refresh_from_db()
+    run.as_of = as_of
+    try:
+        _progress(run, 5, "Reading purchases")
+        buyer_ids, counts, totals, first_ts, last_ts = _purchase_aggregates()
+        contact_ids = np.fromiter(
+            Contact.objects.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=50_000),
+            dtype=np.int64,
+        )
+        keep = np.isin(buyer_ids, contact_ids)
+        buyer_ids, counts, totals, first_ts, last_ts = (
+            a[keep] for a in (buyer_ids, counts, totals, first_ts, last_ts)
+        )
+        order = np.argsort(buyer_ids)
+        buyer_ids, counts, totals, first_ts, last_ts = (
+            a[order] for a in (buyer_ids, counts, totals, first_ts, last_ts)
+        )
+
+        _progress(run, 15, "Computing scores and fitting CLV")
+        scores, fit, why_no_clv = scores_compute(
+            contact_ids=contact_ids,
+            buyer_ids=buyer_ids,
+            counts=counts,
+            totals=totals,
+            first_ts=first_ts,
+            last_ts=last_ts,
+            as_of=as_of,
+        )
+        previous = _previous_values(contact_ids)
+
+        _progress(run, 30, "Recording changes")
+        changes = 0
+        for batch in _changes(run, contact_ids, previous, scores, as_of):
+            ScoreChange.objects.bulk_create(batch)
+            changes += len(batch)
+
+        total_batches = max(1, -(-len(contact_ids) // BATCH_SIZE))
+        for done, batch in enumerate(_score_rows(run, contact_ids, scores, as_of), start=1):
+            ContactScore.objects.bulk_create(
+                batch, update_conflicts=True, unique_fields=["contact"], update_fields=SCORE_FIELDS
+            )
+            if done % 10 == 0 or done == total_batches:
+                _progress(
+                    run,
+                    35 + int(60 * done / total_batches),
+                    f"Saved {min(done * BATCH_SIZE, len(contact_ids))} scores",
+                )
+
+        run.status = ScoringRun.Status.DONE
+        run.contacts_scored = len(contact_ids)
+        run.buyers = len(buyer_ids)
+        run.changes_recorded = changes
+        run.clv_fit = fit
+        run.clv_missing_reason = why_no_clv
+        run.progress, run.progress_note = 100, "Done"
+    except Exception as exc:
+        logger.exception("Scoring run %s failed", run.pk)
+        run.status = ScoringRun.Status.FAILED
+        run.error = f"{type(exc).__name__}: {exc}"
+    run.finished_at = timezone.now()
+    run.duration_ms = int((time.monotonic() - started) * 1000)
+    run.save()
+    return run
+
+
+def scoring_nightly() -> str:
+    """The nightly job: a scoring run right now (unless one is running), then every segment re-counted."""
+    from segments.services.segments import segments_evaluate_all
+
+    if ScoringRun.objects.filter(status=ScoringRun.Status.RUNNING).exists():
+        return "skipped: a run is in progress"
+    run = ScoringRun.objects.filter(status=ScoringRun.Status.QUEUED).first() or ScoringRun.objects.create(
+        trigger=ScoringRun.Trigger.SCHEDULE
+    )
+    run = scoring_run_execute(run=run)
+    segments_evaluate_all()
+    return run.status

@@ -1,0 +1,172 @@
+import datetime as dt
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from contacts.models import Contact, Order
+from segments.models import ContactScore, ScoreChange, ScoringRun
+from segments.services import scoring_orders_upserted, scoring_run_execute, scoring_run_request
+from tests.segments.helpers import AS_OF, contact, orders
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(as_of=AS_OF) -> ScoringRun:
+    return scoring_run_execute(run=ScoringRun.objects.create(), as_of=as_of)
+
+
+def test_small_shop_scores_ties_refunds_and_non_buyers():
+    never = contact()
+    refunded_only = contact()
+    orders(refunded_only, (10, 50, Order.Status.REFUNDED), (20, 40, Order.Status.CANCELLED))
+    twins = [contact(), contact()]
+    for twin in twins:
+        orders(twin, (100, 30), (50, 30))
+    loyal = contact()
+    orders(loyal, (400, 80), (200, 80), (30, 80), (5, 80), (3, 20, Order.Status.REFUNDED))
+    newbie = contact()
+    orders(newbie, (7, 25))
+    lapsed = contact()
+    orders(lapsed, (500, 10))
+
+    run = _run()
+    assert run.status == "done", run.error
+    assert run.contacts_scored == 7 and run.buyers == 5
+    assert "CLV needs at least" in run.clv_missing_reason and run.clv_fit is None
+
+    scores = {s.contact_id: s for s in ContactScore.objects.all()}
+    assert scores[never.pk].lifecycle_stage == "never" and scores[never.pk].r_score is None
+    assert scores[refunded_only.pk].frequency == 0 and scores[refunded_only.pk].lifecycle_stage == "never"
+    a, b = (scores[t.pk] for t in twins)
+    assert (a.r_score, a.f_score, a.m_score, a.rfm_segment) == (
+        b.r_score,
+        b.f_score,
+        b.m_score,
+        b.rfm_segment,
+    )
+    assert scores[loyal.pk].frequency == 4  # the refund is not a purchase
+    assert float(scores[loyal.pk].monetary_total) == 320
+    assert float(scores[loyal.pk].monetary_avg) == 80
+    assert scores[loyal.pk].recency_days == 5
+    assert scores[loyal.pk].f_score == 5 and scores[loyal.pk].m_score == 5
+    assert scores[loyal.pk].first_order_at == AS_OF - dt.timedelta(days=400)
+    assert scores[loyal.pk].lifecycle_stage == "active"
+    assert scores[newbie.pk].lifecycle_stage == "new"
+    assert scores[lapsed.pk].lifecycle_stage == "lost"
+    assert scores[lapsed.pk].rfm_segment in ("Lost", "Hibernating")
+    assert a.lifecycle_stage == "active"  # 50 days
+    assert all(s.p_alive is None and s.clv_cluster == "" for s in scores.values())
+
+
+def _shop(n_buyers=120, seed=3):
+    """A shop big enough for the CLV fit: repeat buyers with random histories."""
+    rng = np.random.default_rng(seed)
+    contacts = Contact.objects.bulk_create([Contact(email=f"b{i}@example.com") for i in range(n_buyers)])
+    rows = []
+    for i, c in enumerate(contacts):
+        for k in range(int(rng.integers(1, 6))):
+            rows.append(
+                Order(
+                    external_id=f"s{i}-{k}",
+                    contact=c,
+                    placed_at=AS_OF - dt.timedelta(days=int(rng.integers(1, 700))),
+                    total=round(float(rng.gamma(3, 20)), 2),
+                )
+            )
+    Order.objects.bulk_create(rows)
+    return contacts
+
+
+def test_clv_is_fitted_and_stored_when_there_is_enough_data():
+    _shop()
+    run = _run()
+    assert run.clv_missing_reason == "" and run.clv_fit["bgnbd"]["r"] > 0
+    assert run.clv_fit["gamma_gamma"]["q"] > 1
+    rows = ContactScore.objects.all()
+    assert all(0 < s.p_alive <= 1 and s.predicted_clv >= 0 and s.clv_cluster for s in rows)
+    assert {s.clv_cluster for s in rows} <= {"Inactive", "Low", "Medium", "High"}
+    assert len({s.clv_cluster for s in rows}) >= 3
+
+
+def test_run_reads_orders_in_one_grouped_query_and_writes_in_batches():
+    _shop(60)
+    with CaptureQueriesContext(connection) as queries:
+        _run()
+    order_reads = [q["sql"] for q in queries.captured_queries if 'FROM "contacts_order"' in q["sql"]]
+    assert len(order_reads) == 1 and "GROUP BY" in order_reads[0]
+    # Claim, contacts, previous scores, changes (3 fields), one upsert batch, progress and final save:
+    # a constant, independent of the number of contacts.
+    assert len(queries.captured_queries) <= 20
+
+
+def test_changes_are_recorded_only_when_a_value_changes():
+    buyer = contact()
+    orders(buyer, (10, 50))
+    idle = contact()
+    first = _run()
+    assert set(ScoreChange.objects.filter(run=first).values_list("contact_id", "field", "old", "new")) == {
+        (buyer.pk, "segment", "", "Need Attention"),  # a lone buyer is the median: 3-3-3
+        (buyer.pk, "stage", "", "new"),
+        (idle.pk, "stage", "", "never"),
+    }
+    second = _run(AS_OF + dt.timedelta(days=1))
+    assert second.changes_recorded == 0 and not ScoreChange.objects.filter(run=second).exists()
+    third = _run(AS_OF + dt.timedelta(days=200))
+    assert set(ScoreChange.objects.filter(run=third).values_list("contact_id", "field", "old", "new")) == {
+        (buyer.pk, "stage", "new", "defecting"),
+    }
+    assert third.changes_recorded == 1
+
+
+def test_graceful_fit_failure_when_nobody_bought_twice():
+    for i in range(60):
+        orders(contact(), (i + 1, 10 + i))
+    run = _run()
+    assert run.status == "done"
+    assert "bought more than once" in run.clv_missing_reason
+    assert ContactScore.objects.filter(r_score__isnull=False).count() == 60
+    assert not ContactScore.objects.filter(p_alive__isnull=False).exists()
+
+
+def test_a_run_executes_once():
+    run = ScoringRun.objects.create()
+    scoring_run_execute(run=run, as_of=AS_OF)
+    finished = run.finished_at
+    again = scoring_run_execute(run=run, as_of=AS_OF)
+    assert again.finished_at == finished and again.status == "done"
+
+
+def test_requests_are_debounced_while_one_is_queued(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = scoring_run_request(trigger="admin")
+        second = scoring_run_request(trigger="admin")
+    assert first is not None and second is None
+    assert len(callbacks) == 1
+
+
+def test_only_large_order_batches_trigger_a_run(settings, django_capture_on_commit_callbacks):
+    settings.WINBACK_SCORING_IMPORT_THRESHOLD = 1000
+    with django_capture_on_commit_callbacks(execute=False):
+        assert scoring_orders_upserted(order_ids=list(range(999))) is None
+        run = scoring_orders_upserted(order_ids=list(range(1000)))
+    assert run.trigger == "import" and run.status == "queued"
+
+
+def test_orders_upserted_signal_reaches_the_receiver(settings, django_capture_on_commit_callbacks):
+    from contacts.signals import orders_upserted
+    from segments.apps import _orders_upserted
+
+    assert _orders_upserted in orders_upserted._live_receivers(None)[0]
+    settings.WINBACK_SCORING_IMPORT_THRESHOLD = 3
+    with django_capture_on_commit_callbacks(execute=False):
+        _orders_upserted(sender=None, order_ids=[1, 2, 3])
+    assert ScoringRun.objects.filter(trigger="import").count() == 1
+
+
+def test_failed_run_records_the_error(settings):
+    settings.WINBACK_RFM_SEGMENTS = [{"name": "Only fives", "r": "5"}]  # leaves holes
+    orders(contact(), (3, 10))
+    run = _run()
+    assert run.status == "failed" and "without a segment" in run.error

@@ -1,1 +1,380 @@
-# Register your models here.
+"""Journeys in the admin: an interface; every change goes through journeys.services."""
+
+from __future__ import annotations
+
+import csv
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+
+from journeys.models import (
+    AudienceExport,
+    AuditLog,
+    Conversion,
+    Edge,
+    Enrollment,
+    Journey,
+    JourneyVersion,
+    Step,
+    Survey,
+    SurveyQuestion,
+)
+from journeys.selectors import enrollment_explain, journey_report
+from journeys.services import journey_archive, journey_pause, journey_publish, journey_resume
+from journeys.steps import KIND_CHOICES, registry
+
+CAPPED_COUNT = 10_000
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most CAPPED_COUNT + 1 rows (SELECT COUNT(*) FROM (... LIMIT n)): cheap on millions."""
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: CAPPED_COUNT + 1].count()
+
+
+# --- Journey and its draft graph -------------------------------------------------------------
+
+
+class StepForm(forms.ModelForm):
+    kind = forms.ChoiceField(choices=KIND_CHOICES)
+
+    class Meta:
+        model = Step
+        fields = ["name", "kind", "config", "x", "y", "key"]
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = registry.get(cleaned.get("kind") or "")
+        if kind is not None and "config" in cleaned:
+            try:
+                cleaned["config"] = kind.validate(cleaned["config"] or {})
+            except ValidationError as exc:
+                raise ValidationError({"config": exc.messages}) from None
+        return cleaned
+
+
+class DraftInlineMixin:
+    """Inlines edit the draft graph only (version NULL); published versions are frozen."""
+
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(version__isnull=True)
+
+
+class StepInline(DraftInlineMixin, admin.TabularInline):
+    model = Step
+    form = StepForm
+    fields = ["name", "kind", "config", "x", "y", "key"]
+    verbose_name = "step (draft)"
+    verbose_name_plural = "Steps of the draft (publish to freeze a new version)"
+
+
+class EdgeInline(DraftInlineMixin, admin.TabularInline):
+    model = Edge
+    fields = ["from_step", "branch", "to_step"]
+    verbose_name = "edge (draft)"
+    verbose_name_plural = "Edges of the draft: from a step along a branch (next, yes/no, variant…) to a step"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in ("from_step", "to_step"):
+            journey_id = request.resolver_match.kwargs.get("object_id")
+            kwargs["queryset"] = Step.objects.filter(journey_id=journey_id, version__isnull=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Journey)
+class JourneyAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "version_number", "in_flight", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["name"]
+    list_select_related = ["current_version"]
+    readonly_fields = ["status", "current_version", "report"]
+    inlines = [StepInline, EdgeInline]
+    actions = ["publish", "pause", "resume", "archive"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "status", "current_version", "report"]}),
+        ("Entry and conversion", {"fields": ["reentry", "reentry_days", "conversion_window_days"]}),
+        (
+            "Sending rules",
+            {
+                "fields": [
+                    "holdout_percent",
+                    "quiet_hours_start",
+                    "quiet_hours_end",
+                    "frequency_cap_messages",
+                    "frequency_cap_days",
+                    "frequency_cap_action",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                in_flight_count=Count("enrollments", filter=Q(enrollments__state__in=Enrollment.IN_FLIGHT))
+            )
+        )
+
+    @admin.display(description="version", ordering="current_version__number")
+    def version_number(self, obj):
+        return obj.current_version.number if obj.current_version else "—"
+
+    @admin.display(description="in flight", ordering="in_flight_count")
+    def in_flight(self, obj):
+        return obj.in_flight_count
+
+    @admin.display(description="report")
+    def report(self, obj):
+        if not obj.pk:
+            return "—"
+        data = journey_report(journey=obj)
+        states = ", ".join(f"{k}: {v}" for k, v in sorted(data["states"].items())) or "nobody yet"
+        groups = "; ".join(
+            f"{'holdout' if g['holdout'] else (g['variant'] or 'all')}: {g['converted']}/{g['n']} converted"
+            for g in data["groups"]
+        )
+        return format_html("{}<br>{}", states, groups)
+
+    def _run(self, request, queryset, service, verb):
+        for journey in queryset:
+            try:
+                service(journey=journey)
+            except ValidationError as exc:
+                self.message_user(request, f"{journey}: {'; '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, f"{journey}: {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Publish the draft as a new version (and activate)")
+    def publish(self, request, queryset):
+        for journey in queryset:
+            try:
+                version = journey_publish(journey=journey, user=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{journey}: {'; '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"{journey}: version {version.number} published.", messages.SUCCESS
+                )
+
+    @admin.action(description="Pause (contacts hold where they are)")
+    def pause(self, request, queryset):
+        self._run(request, queryset, journey_pause, "paused")
+
+    @admin.action(description="Resume")
+    def resume(self, request, queryset):
+        self._run(request, queryset, journey_resume, "resumed")
+
+    @admin.action(description="Archive (contacts in flight exit)")
+    def archive(self, request, queryset):
+        self._run(request, queryset, journey_archive, "archived")
+
+
+@admin.register(JourneyVersion)
+class JourneyVersionAdmin(admin.ModelAdmin):
+    list_display = ["journey", "number", "published_at", "published_by"]
+    list_filter = ["journey"]
+    list_select_related = ["journey", "published_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# --- Enrollments, explain --------------------------------------------------------------------
+
+
+class StepFilter(admin.SimpleListFilter):
+    """Steps of the journey chosen in the journey filter (so the list stays short)."""
+
+    title = "step"
+    parameter_name = "step"
+
+    def lookups(self, request, model_admin):
+        journey_id = request.GET.get("journey__id__exact")
+        if not journey_id:
+            return []
+        steps = Step.objects.filter(journey_id=journey_id, version__isnull=False).select_related("version")
+        return [(s.pk, f"v{s.version.number}: {s}") for s in steps]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(step_id=self.value())
+        return queryset
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "contact",
+        "journey",
+        "version_number",
+        "step",
+        "state",
+        "due_at",
+        "entered_at",
+        "explain",
+    ]
+    list_filter = ["journey", "state", StepFilter, "holdout"]
+    list_select_related = ["contact", "journey", "version", "step"]
+    raw_id_fields = ["contact"]
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    list_per_page = 100
+    search_fields = ["=contact__email", "=contact__external_id"]
+    readonly_fields = [f.name for f in Enrollment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="version", ordering="version__number")
+    def version_number(self, obj):
+        return obj.version.number
+
+    @admin.display(description="why?")
+    def explain(self, obj):
+        return format_html(
+            '<a href="{}">explain</a>', reverse("admin:journeys_enrollment_explain", args=[obj.pk])
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:enrollment_id>/explain/",
+                self.admin_site.admin_view(self.explain_view),
+                name="journeys_enrollment_explain",
+            ),
+            *super().get_urls(),
+        ]
+
+    def explain_view(self, request, enrollment_id: int):
+        get_object_or_404(Enrollment, pk=enrollment_id)
+        if not self.has_view_permission(request):
+            return HttpResponseRedirect(reverse("admin:index"))
+        explanation = enrollment_explain(enrollment_id=enrollment_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Why is {explanation.enrollment.contact} here?",
+            "x": explanation,
+        }
+        return TemplateResponse(request, "admin/journeys/enrollment_explain.html", context)
+
+
+@admin.register(Conversion)
+class ConversionAdmin(admin.ModelAdmin):
+    list_display = ["order", "journey", "enrollment", "revenue", "variant", "holdout", "converted_at"]
+    list_filter = ["journey", "holdout", "variant"]
+    list_select_related = ["order", "journey", "enrollment"]
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    readonly_fields = [f.name for f in Conversion._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# --- Surveys, audiences, audit ---------------------------------------------------------------
+
+
+class SurveyQuestionInline(admin.TabularInline):
+    model = SurveyQuestion
+    extra = 1
+
+
+@admin.register(Survey)
+class SurveyAdmin(admin.ModelAdmin):
+    list_display = ["title", "created_at"]
+    inlines = [SurveyQuestionInline]
+
+
+@admin.register(AudienceExport)
+class AudienceExportAdmin(admin.ModelAdmin):
+    list_display = ["name", "size", "download", "created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("members"))
+
+    @admin.display(description="contacts", ordering="member_count")
+    def size(self, obj):
+        return obj.member_count
+
+    @admin.display(description="file")
+    def download(self, obj):
+        url = reverse("admin:journeys_audienceexport_download", args=[obj.pk])
+        return format_html('<a href="{}">download CSV</a>', url)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:export_id>/download/",
+                self.admin_site.admin_view(self.download_view),
+                name="journeys_audienceexport_download",
+            ),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request, export_id: int):
+        export = get_object_or_404(AudienceExport, pk=export_id)
+        if not self.has_view_permission(request, export):
+            return HttpResponseRedirect(reverse("admin:index"))
+
+        class Echo:
+            def write(self, value):
+                return value
+
+        writer = csv.writer(Echo())
+        rows = (
+            export.members.order_by("id")
+            .values_list("email_sha256", "phone_sha256")
+            .iterator(chunk_size=5000)
+        )
+
+        def lines():
+            yield writer.writerow(["email_sha256", "phone_sha256"])
+            for row in rows:
+                yield writer.writerow(row)
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="audience-{export.pk}.csv"'
+        return response
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "action", "contact_id", "journey_id", "detail"]
+    list_filter = ["action"]
+    search_fields = ["=contact_id"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from journeys import views
 
 app_name = "journeys"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("survey/<str:token>/", views.survey, name="survey"),
+]

@@ -1,0 +1,109 @@
+"""Reads for screens: the 'explain' page, the contact story, journey reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from journeys.models import Conversion, Enrollment, Journey, Step, StepRun
+from journeys.steps import registry
+from journeys.steps.messages import cap_usage, quiet_until
+
+
+@dataclass
+class Explanation:
+    enrollment: Enrollment
+    runs: list[StepRun]
+    step: Step | None
+    step_description: str
+    headline: str
+    reasons: list[str]
+    next_move: datetime | None
+
+
+def enrollment_explain(*, enrollment_id: int, now: datetime | None = None) -> Explanation:
+    """Why a contact is where it is and when it moves next, in a marketer's words."""
+    now = now or timezone.now()
+    enrollment = Enrollment.objects.select_related("journey", "version", "contact", "step").get(
+        pk=enrollment_id
+    )
+    runs = list(StepRun.objects.filter(enrollment=enrollment).select_related("step").order_by("ran_at", "id"))
+    step = enrollment.step
+    kind = registry.get(step.kind) if step else None
+    description = kind.describe(step.config) if kind and step else ""
+    journey = enrollment.journey
+    reasons: list[str] = []
+    next_move = None
+    if enrollment.state not in Enrollment.IN_FLIGHT:
+        headline = f"{enrollment.get_state_display()}: {enrollment.exit_reason or 'no reason recorded'}"
+        if enrollment.exited_at:
+            headline += f" at {timezone.localtime(enrollment.exited_at):%Y-%m-%d %H:%M}"
+    else:
+        step_name = str(step) if step else "no step"
+        headline = f"At step “{step_name}” of version {enrollment.version.number}"
+        next_move = enrollment.due_at
+        if journey.status == Journey.Status.PAUSED:
+            reasons.append("The journey is paused: nobody moves until it is resumed.")
+        elif journey.status != Journey.Status.ACTIVE:
+            reasons.append(f"The journey is {journey.get_status_display().lower()}.")
+        if enrollment.wait_reason:
+            reasons.append(f"Waiting: {enrollment.wait_reason}.")
+        if enrollment.claimed_by and enrollment.claimed_until and enrollment.claimed_until > now:
+            reasons.append("A worker is advancing this contact right now.")
+        if enrollment.due_at and enrollment.due_at <= now and journey.status == Journey.Status.ACTIVE:
+            reasons.append("Due now: the next tick (every few seconds) moves it.")
+        if kind is not None and kind.is_message or (step and step.kind.startswith("send_")):
+            until = quiet_until(journey, enrollment.contact, now)
+            if until:
+                reasons.append(f"Quiet hours in the contact's time zone until {until:%H:%M %Z}.")
+            if journey.frequency_cap_messages and journey.frequency_cap_days:
+                used, _oldest = cap_usage(
+                    [enrollment.contact_id], now=now, days=journey.frequency_cap_days
+                ).get(enrollment.contact_id, (0, None))
+                reasons.append(
+                    f"Frequency cap: {used} of {journey.frequency_cap_messages} messages used in the last "
+                    f"{journey.frequency_cap_days} days."
+                )
+            if not enrollment.contact.can_receive(step.kind.removeprefix("send_").replace("survey", "email")):
+                reasons.append(
+                    "The contact cannot receive this channel (status or consent): it will be skipped."
+                )
+        if enrollment.holdout:
+            reasons.append("In the holdout group: walks the journey but is never messaged.")
+    return Explanation(enrollment, runs, step, description, headline, reasons, next_move)
+
+
+def contact_story_context(contact) -> dict:
+    """Context for templates/journeys/_contact_story.html: the contact's enrollments (two queries)."""
+    enrollments = list(
+        Enrollment.objects.filter(contact=contact)
+        .select_related("journey", "version", "step")
+        .order_by("-entered_at")[:50]
+    )
+    return {"enrollments": enrollments}
+
+
+def journey_report(*, journey: Journey) -> dict:
+    """Counts by state and conversions by variant/holdout (two aggregate queries)."""
+    states = dict(
+        Enrollment.objects.filter(journey=journey)
+        .values("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    conversions = list(
+        Conversion.objects.filter(journey=journey)
+        .values("variant", "holdout")
+        .annotate(n=Count("id"), revenue=Sum("revenue"))
+        .order_by("holdout", "variant")
+    )
+    entered = (
+        Enrollment.objects.filter(journey=journey)
+        .values("variant", "holdout")
+        .annotate(n=Count("id"), converted=Count("id", filter=Q(conversions__isnull=False)))
+        .order_by("holdout", "variant")
+    )
+    return {"states": states, "conversions": conversions, "groups": list(entered)}

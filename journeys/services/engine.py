@@ -1,0 +1,370 @@
+"""The tick: claim due enrollments in batches and advance them step by step.
+
+How "at most once" holds with retried tasks, killed workers and two workers at once:
+1. Claim. A conditional UPDATE sets claimed_by/claimed_until (a lease) on due, unclaimed rows
+   (PostgreSQL picks the ids with SELECT ... FOR UPDATE SKIP LOCKED; SQLite serialises writers).
+   The row count is checked. A crashed worker's claims expire with the lease and are picked again.
+2. Advance. In ONE transaction per batch: load the batch (contacts joined), group by current step,
+   run each step's batch handler once per group, repeat while contacts are due now (up to a wait
+   or the end), then insert every StepRun (UNIQUE (enrollment, step, visit): a second worker
+   that advanced the same contacts makes this insert fail and the whole batch rolls back) and
+   write the enrollments back only where the claim is still ours (row count checked).
+   Messages are queued in the same transaction (messaging's idempotency key) and delivered after
+   commit; coupons are assigned idempotently (one code per contact per pool).
+No query depends on the batch size: handlers work per group, writes are one statement each.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from journeys.models import Edge, Enrollment, Journey, Step, StepRun
+from journeys.steps import BatchContext, StepResult, registry
+
+logger = logging.getLogger(__name__)
+
+
+def _lease() -> timedelta:
+    """How long a claim holds before another worker may take the contacts over (crashed worker)."""
+    from django.conf import settings
+
+    from winback.env import env_int
+
+    seconds = getattr(settings, "JOURNEYS_CLAIM_LEASE_SECONDS", None)
+    return timedelta(seconds=seconds or env_int("JOURNEYS_CLAIM_LEASE_SECONDS", 300, minimum=1))
+
+
+MAX_ROUNDS = 50
+ERROR_RETRY = timedelta(minutes=5)
+MAX_ERRORS = 5
+
+
+class ClaimLost(Exception):
+    """Another worker took over (our lease expired): the batch is rolled back."""
+
+
+@dataclass
+class TickReport:
+    batches: int = 0
+    claimed: int = 0
+    steps_run: int = 0
+    completed: int = 0
+    messages: int = 0
+    conflicts: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Graph:
+    steps: dict[int, Step]
+    edges: dict[tuple[int, str], int]
+
+
+class _GraphCache:
+    """Published versions are frozen, so their graphs can be cached for the whole tick."""
+
+    def __init__(self) -> None:
+        self.graphs: dict[int, _Graph] = {}
+
+    def load(self, version_ids: set[int]) -> None:
+        missing = version_ids - self.graphs.keys()
+        if not missing:
+            return
+        steps = list(Step.objects.filter(version_id__in=missing))
+        edges = Edge.objects.filter(version_id__in=missing).values_list(
+            "version_id", "from_step_id", "branch", "to_step_id"
+        )
+        for version_id in missing:
+            self.graphs[version_id] = _Graph(steps={}, edges={})
+        for step in steps:
+            self.graphs[step.version_id].steps[step.id] = step
+        for version_id, from_id, branch, to_id in edges:
+            self.graphs[version_id].edges[(from_id, branch)] = to_id
+
+    def step(self, version_id: int, step_id: int | None) -> Step | None:
+        return self.graphs[version_id].steps.get(step_id) if step_id else None
+
+    def next_step(self, version_id: int, step_id: int, branch: str) -> int | None:
+        return self.graphs[version_id].edges.get((step_id, branch))
+
+
+def due_enrollments(*, now: datetime):
+    return Enrollment.objects.filter(
+        state__in=Enrollment.IN_FLIGHT, due_at__lte=now, journey__status=Journey.Status.ACTIVE
+    ).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+
+
+def enrollments_claim(*, now: datetime, token: str, limit: int, lease: timedelta | None = None) -> int:
+    """Claim up to `limit` due enrollments for `token`. Returns how many were claimed."""
+    lease = lease or _lease()
+    due = due_enrollments(now=now).order_by("due_at")
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            ids = list(
+                due.select_for_update(skip_locked=True, of=("self",)).values_list("id", flat=True)[:limit]
+            )
+            if not ids:
+                return 0
+            target = Enrollment.objects.filter(id__in=ids)
+        else:
+            target = Enrollment.objects.filter(id__in=due.values("id")[:limit])
+        # Re-check the claim condition in the UPDATE itself: only rows still free are taken.
+        return target.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).update(
+            claimed_by=token, claimed_until=now + lease
+        )
+
+
+def claims_release(*, token: str) -> int:
+    return Enrollment.objects.filter(claimed_by=token).update(claimed_by="", claimed_until=None)
+
+
+_WRITE_FIELDS = (
+    "step",
+    "state",
+    "due_at",
+    "step_entered_at",
+    "visit",
+    "exited_at",
+    "exit_reason",
+    "variant",
+    "wait_reason",
+    "data",
+    "holdout",
+)
+
+
+def _write_enrollments(enrollments: list[Enrollment], token: str) -> int:
+    """One executemany UPDATE for the batch, only where our claim still holds. Returns rows updated."""
+    if not enrollments:
+        return 0
+    fields = [Enrollment._meta.get_field(name) for name in _WRITE_FIELDS]
+    qn = connection.ops.quote_name
+    assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+    sql = (
+        f"UPDATE {qn(Enrollment._meta.db_table)} SET {assignments}, "
+        f"{qn('claimed_by')} = '', {qn('claimed_until')} = NULL "
+        f"WHERE {qn('id')} = %s AND {qn('claimed_by')} = %s"
+    )
+    rows = [
+        [f.get_db_prep_save(getattr(e, f.attname), connection) for f in fields] + [e.id, token]
+        for e in enrollments
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+        return cursor.rowcount
+
+
+def _insert_runs(runs: list[StepRun]) -> None:
+    """One executemany INSERT for the batch's step history (raises IntegrityError on a repeated visit)."""
+    if not runs:
+        return
+    fields = [f for f in StepRun._meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {qn(StepRun._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    rows = [[f.get_db_prep_save(getattr(run, f.attname), connection) for f in fields] for run in runs]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _run_group(step: Step, group: list[Enrollment], ctx: BatchContext) -> dict[int, StepResult]:
+    kind = registry.get(step.kind)
+    if kind is None:
+        return {e.id: StepResult(None, exit=("failed", f"unknown step kind {step.kind}")) for e in group}
+    try:
+        with transaction.atomic():  # a savepoint: a failing handler does not spoil the batch
+            return kind.run(step=step, enrollments=group, ctx=ctx)
+    except Exception as exc:
+        logger.exception("Journey step %s (%s) failed for %d contacts", step.id, step.kind, len(group))
+        results = {}
+        for e in group:
+            errors = int((e.data or {}).get("_errors", 0)) + 1
+            e.data = {**(e.data or {}), "_errors": errors}
+            detail = f"error: {exc.__class__.__name__}: {exc}"[:200]
+            if errors >= MAX_ERRORS:
+                results[e.id] = StepResult(None, detail=detail, exit=("failed", detail[:64]))
+            else:
+                results[e.id] = StepResult(None, due_at=ctx.now + ERROR_RETRY, detail=f"retry after {detail}")
+        return results
+
+
+def batch_advance(
+    *, token: str, now: datetime, graphs: _GraphCache | None = None
+) -> tuple[TickReport, list[int]]:
+    """Advance the enrollments claimed by `token`. Returns the report and message ids to deliver."""
+    report = TickReport()
+    graphs = graphs or _GraphCache()
+    ctx = BatchContext(now=now)
+    with transaction.atomic():
+        enrollments = list(
+            Enrollment.objects.filter(claimed_by=token).select_related("contact", "journey").order_by("id")
+        )
+        if not enrollments:
+            return report, []
+        report.claimed = len(enrollments)
+        graphs.load({e.version_id for e in enrollments})
+        runs: list[StepRun] = []
+        pending = enrollments
+        for _round in range(MAX_ROUNDS):
+            groups: dict[int | None, list[Enrollment]] = defaultdict(list)
+            for e in pending:
+                groups[e.step_id].append(e)
+            pending = []
+            for step_id, group in groups.items():
+                step = graphs.step(group[0].version_id, step_id)
+                if step is None:
+                    for e in group:
+                        _finish(e, now, "failed", "step missing from version")
+                    continue
+                results = _run_group(step, group, ctx)
+                for e in group:
+                    result = results.get(e.id) or StepResult(None, exit=("failed", "no result from step"))
+                    if _apply(e, step, result, now, graphs, runs):
+                        pending.append(e)
+            if not pending:
+                break
+        else:
+            for e in pending:  # a loop in the graph without a wait: park it for the next tick
+                e.state, e.due_at = Enrollment.State.ACTIVE, now + timedelta(minutes=1)
+        _insert_runs(runs)
+        written = _write_enrollments(enrollments, token)
+        if written != len(enrollments):
+            raise ClaimLost(f"wrote {written} of {len(enrollments)} enrollments: claim lost")
+        if ctx.delete_contact_ids:
+            from contacts.models import Contact
+
+            Contact.objects.filter(id__in=ctx.delete_contact_ids).delete()
+    report.steps_run = len(runs)
+    report.completed = sum(1 for e in enrollments if e.state not in Enrollment.IN_FLIGHT)
+    report.messages = len(ctx.deliver_message_ids)
+    return report, ctx.deliver_message_ids
+
+
+def _finish(e: Enrollment, now: datetime, state: str, reason: str) -> None:
+    e.state, e.exit_reason, e.exited_at, e.due_at, e.wait_reason = state, reason[:64], now, None, ""
+
+
+def _apply(
+    e: Enrollment, step: Step, result: StepResult, now: datetime, graphs: _GraphCache, runs: list[StepRun]
+) -> bool:
+    """Apply one step result to the enrollment in memory. True if it is due again right now."""
+    if result.branch is None:
+        if result.exit:
+            _finish(e, now, *result.exit)
+            return False
+        e.state = Enrollment.State.WAITING
+        e.due_at = result.due_at or now
+        e.wait_reason = result.detail[:200]
+        return False
+    runs.append(
+        StepRun(
+            enrollment_id=e.id,
+            step_id=step.id,
+            visit=e.visit,
+            contact_id=e.contact_id,
+            journey_id=e.journey_id,
+            kind=step.kind,
+            branch=result.branch,
+            outcome=result.outcome[:32],
+            detail=result.detail[:255],
+            ran_at=now,
+        )
+    )
+    if e.data and "_errors" in e.data:
+        e.data = {k: v for k, v in e.data.items() if k != "_errors"}
+    if result.exit:
+        _finish(e, now, *result.exit)
+        return False
+    target = graphs.next_step(e.version_id, step.id, result.branch)
+    if target is None:
+        _finish(e, now, Enrollment.State.COMPLETED, "completed")
+        return False
+    e.step_id = target
+    e.visit += 1
+    e.step_entered_at = now
+    e.wait_reason = ""
+    e.due_at = result.due_at or now
+    e.state = Enrollment.State.ACTIVE if e.due_at <= now else Enrollment.State.WAITING
+    return e.due_at <= now
+
+
+def _deliver(message_ids: list[int], mode: str) -> None:
+    """ "later": messaging's delivery tasks (enqueued on commit); "now": in this process; "": not at all."""
+    if not message_ids or not mode:
+        return
+    from messaging.services import messages_deliver, messages_deliver_later
+
+    try:
+        if mode == "now":
+            messages_deliver(message_ids=message_ids)
+        else:
+            messages_deliver_later(message_ids=message_ids)
+    except Exception:  # the messages stay queued; stale_messages_requeue picks them up
+        logger.exception("Delivering %d journey messages failed", len(message_ids))
+
+
+def stale_messages_requeue(*, now: datetime, older_than: timedelta = timedelta(minutes=2)) -> list[int]:
+    """Journey messages still queued long after their batch committed (the worker died before it
+    handed them to delivery). Redelivering is harmless: delivery claims only queued rows."""
+    from messaging.models import Message
+
+    return list(
+        Message.objects.filter(
+            status=Message.Status.QUEUED, created_at__lt=now - older_than, journey_id__isnull=False
+        )
+        .order_by("created_at")
+        .values_list("id", flat=True)[:5000]
+    )
+
+
+def journeys_tick(
+    *,
+    now: datetime | None = None,
+    batch_size: int = 1000,
+    max_batches: int | None = None,
+    max_seconds: float | None = 50.0,
+    deliver: str = "later",
+) -> TickReport:
+    """Advance every due enrollment (up to the limits). `now` fixed for tests, else the clock per batch."""
+    report = TickReport()
+    started = time.monotonic()
+    graphs = _GraphCache()
+    token = uuid.uuid4().hex
+    _deliver(stale_messages_requeue(now=now or timezone.now()), deliver)
+    while max_batches is None or report.batches < max_batches:
+        if max_seconds is not None and time.monotonic() - started > max_seconds:
+            break
+        at = now or timezone.now()
+        if not enrollments_claim(now=at, token=token, limit=batch_size):
+            break
+        try:
+            batch, message_ids = batch_advance(token=token, now=at, graphs=graphs)
+        except (IntegrityError, ClaimLost) as exc:
+            # Someone else advanced these contacts (expired lease): nothing of ours was written.
+            report.conflicts += 1
+            report.errors.append(str(exc)[:200])
+            claims_release(token=token)
+            token = uuid.uuid4().hex
+            if report.conflicts >= 10:
+                break
+            continue
+        report.batches += 1
+        report.claimed += batch.claimed
+        report.steps_run += batch.steps_run
+        report.completed += batch.completed
+        report.messages += batch.messages
+        _deliver(message_ids, deliver)
+    report.seconds = time.monotonic() - started
+    return report

@@ -1,0 +1,52 @@
+"""Add to an ad audience export: SHA-256 of the normalised e-mail and phone (what ad platforms match on)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from journeys.steps.base import StepKind, StepResult, model_exists
+
+
+def sha256_normalised(value: str | None) -> str:
+    value = (value or "").strip().lower()
+    if not value:
+        return ""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def phone_normalised(value: str | None) -> str:
+    digits = "".join(ch for ch in (value or "") if ch.isdigit())
+    return digits  # E.164 without '+', as the ad platforms expect before hashing
+
+
+class AudienceAdd(StepKind):
+    kind = "audience_add"
+    label = "Add to ad audience export"
+
+    def validate(self, config: dict) -> dict:
+        return {
+            "export_id": model_exists(
+                "journeys", "AudienceExport", (config or {}).get("export_id"), "export_id"
+            )
+        }
+
+    def run(self, *, step, enrollments, ctx):
+        from journeys.models import AudienceMember
+
+        AudienceMember.objects.bulk_create(
+            [
+                AudienceMember(
+                    export_id=step.config["export_id"],
+                    contact_id=e.contact_id,
+                    email_sha256=sha256_normalised(e.contact.email),
+                    phone_sha256=sha256_normalised(phone_normalised(e.contact.phone)),
+                    added_at=ctx.now,
+                )
+                for e in enrollments
+            ],
+            ignore_conflicts=True,
+        )
+        return {e.id: StepResult("next", outcome="added") for e in enrollments}
+
+    def describe(self, config: dict) -> str:
+        return f"export {config.get('export_id')}"

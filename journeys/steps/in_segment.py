@@ -1,0 +1,28 @@
+"""Is in segment: yes/no, one segment query for the whole batch."""
+
+from __future__ import annotations
+
+from journeys.steps.base import StepKind, StepResult, model_exists
+
+
+class InSegment(StepKind):
+    kind = "in_segment"
+    label = "Is in segment"
+    fixed_branches = ("yes", "no")
+
+    def validate(self, config: dict) -> dict:
+        return {
+            "segment_id": model_exists("segments", "Segment", (config or {}).get("segment_id"), "segment_id")
+        }
+
+    def run(self, *, step, enrollments, ctx):
+        from segments.selectors import segment_contains
+
+        from segments.models import Segment
+
+        segment = Segment.objects.get(pk=step.config["segment_id"])
+        inside = segment_contains(segment=segment, contact_ids=[e.contact_id for e in enrollments])
+        return {e.id: StepResult("yes" if e.contact_id in inside else "no") for e in enrollments}
+
+    def describe(self, config: dict) -> str:
+        return f"segment {config.get('segment_id')}"

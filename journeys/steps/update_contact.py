@@ -1,0 +1,71 @@
+"""Update contact: set a custom attribute, add/remove a tag, or give/withdraw consent. Batched writes."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from journeys.steps.base import StepKind, StepResult, require
+
+ACTIONS = ("set_attribute", "add_tag", "remove_tag", "set_consent")
+CHANNELS = ("email", "sms", "push")
+
+
+class UpdateContact(StepKind):
+    kind = "update_contact"
+    label = "Update contact"
+
+    def validate(self, config: dict) -> dict:
+        config = dict(config or {})
+        action = config.get("action")
+        if action not in ACTIONS:
+            raise ValidationError({"action": f"One of {', '.join(ACTIONS)}."})
+        if action == "set_attribute":
+            return {
+                "action": action,
+                "attribute": str(require(config, "attribute")),
+                "value": config.get("value"),
+            }
+        if action in ("add_tag", "remove_tag"):
+            return {"action": action, "tag": str(require(config, "tag")).strip()}
+        channel = config.get("channel")
+        if channel not in CHANNELS:
+            raise ValidationError({"channel": f"One of {', '.join(CHANNELS)}."})
+        return {"action": action, "channel": channel, "value": bool(config.get("value"))}
+
+    def run(self, *, step, enrollments, ctx):
+        from contacts.models import Contact, Tag
+
+        config = step.config
+        action = config["action"]
+        contact_ids = [e.contact_id for e in enrollments]
+        if action == "set_attribute":
+            contacts = []
+            for e in enrollments:
+                e.contact.attributes = {**(e.contact.attributes or {}), config["attribute"]: config["value"]}
+                e.contact.updated_at = ctx.now
+                contacts.append(e.contact)
+            Contact.objects.bulk_update(contacts, ["attributes", "updated_at"], batch_size=500)
+        elif action in ("add_tag", "remove_tag"):
+            tag, _ = Tag.objects.get_or_create(name=config["tag"])
+            through = Contact.tags.through
+            if action == "add_tag":
+                through.objects.bulk_create(
+                    [through(contact_id=cid, tag_id=tag.id) for cid in contact_ids], ignore_conflicts=True
+                )
+            else:
+                through.objects.filter(tag_id=tag.id, contact_id__in=contact_ids).delete()
+        else:
+            channel, value = config["channel"], config["value"]
+            # Giving consent only where it was missing; never re-consent an unsubscribed contact silently.
+            Contact.objects.filter(id__in=contact_ids).exclude(**{f"{channel}_consent": value}).update(
+                **{
+                    f"{channel}_consent": value,
+                    f"{channel}_consent_at": ctx.now,
+                    f"{channel}_consent_source": Contact.ConsentSource.JOURNEY,
+                    "updated_at": ctx.now,
+                }
+            )
+        return {e.id: StepResult("next", outcome="updated") for e in enrollments}
+
+    def describe(self, config: dict) -> str:
+        return " ".join(str(v) for v in config.values())

@@ -1,0 +1,28 @@
+"""Celery tasks: take ids, call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from journeys.models import Journey
+from journeys.services import journey_enter, journeys_tick
+
+
+@shared_task(name="journeys.tasks.journey_enter", ignore_result=True)
+def journey_enter_task(journey_id: int) -> int:
+    journey = Journey.objects.filter(pk=journey_id).first()
+    if journey is None:
+        return 0
+    return journey_enter(journey=journey)
+
+
+@shared_task(name="journeys.tasks.journeys_tick", ignore_result=True)
+def journeys_tick_task() -> int:
+    return journeys_tick().steps_run
+
+
+@shared_task(name="journeys.tasks.conversions_record", ignore_result=True)
+def conversions_record_task(order_ids: list[int]) -> int:
+    from journeys.services import conversions_record
+
+    return conversions_record(order_ids=order_ids)

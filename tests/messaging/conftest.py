@@ -34,7 +34,9 @@ class SmtpSink:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
-        parsed = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        parsed = email.message_from_bytes(
+            envelope.original_content or envelope.content, policy=email.policy.default
+        )
         with self.lock:
             self.envelopes.append(envelope)
             self.received.append(parsed)
@@ -115,7 +117,9 @@ def email_template(db):
 @pytest.fixture
 def sms_template(db):
     return MessageTemplate.objects.create(
-        name="Winback SMS", channel=Channel.SMS, sms_text="Hi {{ contact.first_name }}, code {{ coupon.code }}"
+        name="Winback SMS",
+        channel=Channel.SMS,
+        sms_text="Hi {{ contact.first_name }}, code {{ coupon.code }}",
     )
 
 

@@ -33,7 +33,7 @@ def test_queue_and_deliver_email_arrives_with_parts_and_headers(smtp_sink, make_
     text = mail.get_body(("plain",)).get_content()
     assert "use SAVE10 before 2030-01-31" in html
     assert "Hi Mia, use SAVE10." in text
-    assert "List-Unsubscribe=One-Click" == mail["List-Unsubscribe-Post"]
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "http://testserver/m/u/" in mail["List-Unsubscribe"]
     assert "mailto:shop@example.com" in mail["List-Unsubscribe"]
     assert "http://testserver/m/o/" in html  # open pixel
@@ -45,3 +45,177 @@ def test_queue_and_deliver_email_arrives_with_parts_and_headers(smtp_sink, make_
     assert message.subject == "We miss you, Mia"
     assert message.provider_message_id == mail["Message-ID"]
     assert (message.journey_id, message.step_id, message.enrollment_id) == (7, 70, 700)
+
+
+def test_queue_twice_creates_one_message(make_contact, email_template):
+    contact = make_contact()
+    first = messages_queue(template=email_template, outgoing=[outgoing(contact), outgoing(contact)])
+    second = messages_queue(template=email_template, outgoing=[outgoing(contact)])
+    assert first == second
+    assert Message.objects.count() == 1
+
+
+def test_deliver_twice_sends_once(smtp_sink, make_contact, email_template):
+    ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact())])
+    assert messages_deliver(message_ids=ids).sent == ids
+    again = messages_deliver(message_ids=ids)
+    assert again.sent == [] and again.skipped == ids
+    assert len(smtp_sink.received) == 1
+    # Queueing the same key after it was sent returns nothing to deliver.
+    assert messages_queue(template=email_template, outgoing=[outgoing(Contact.objects.get())]) == []
+
+
+def test_message_claimed_by_another_worker_is_skipped(smtp_sink, make_contact, email_template):
+    ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact())])
+    Message.objects.filter(pk__in=ids).update(status=Message.Status.SENDING, claim_token="other-worker")
+    report = messages_deliver(message_ids=ids)
+    assert report.skipped == ids
+    assert smtp_sink.received == []
+    assert Message.objects.get().claim_token == "other-worker"
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"status": Contact.Status.UNSUBSCRIBED}, "contact unsubscribed"),
+        ({"status": Contact.Status.BOUNCED}, "contact bounced"),
+        ({"status": Contact.Status.ANONYMIZED}, "contact anonymized"),
+        ({"email_consent": False}, "no email consent"),
+        ({"email": None}, "no email address"),
+    ],
+)
+def test_contacts_who_may_not_get_email_are_suppressed(
+    smtp_sink, make_contact, email_template, fields, reason
+):
+    contact = make_contact(**fields)
+    assert messages_queue(template=email_template, outgoing=[outgoing(contact)]) == []
+    message = Message.objects.get()
+    assert (message.status, message.reason) == (Message.Status.SUPPRESSED, reason)
+
+
+def test_suppression_is_per_channel(make_contact, email_template, sms_template):
+    contact = make_contact(email_consent=False, sms_consent=True)
+    assert messages_queue(template=email_template, outgoing=[outgoing(contact, "e")]) == []
+    assert len(messages_queue(template=sms_template, outgoing=[outgoing(contact, "s")])) == 1
+    assert dict(Message.objects.values_list("idempotency_key", "status")) == {
+        "e": Message.Status.SUPPRESSED,
+        "s": Message.Status.QUEUED,
+    }
+
+
+def test_push_without_subscription_is_suppressed(make_contact, push_template):
+    assert messages_queue(template=push_template, outgoing=[outgoing(make_contact())]) == []
+    assert Message.objects.get().reason == "no active push subscription"
+
+
+def test_consent_withdrawn_after_queueing_is_checked_at_delivery(smtp_sink, make_contact, email_template):
+    contact = make_contact()
+    ids = messages_queue(template=email_template, outgoing=[outgoing(contact)])
+    Contact.objects.filter(pk=contact.pk).update(email_consent=False)
+    report = messages_deliver(message_ids=ids)
+    assert report.suppressed == ids
+    assert smtp_sink.received == []
+    assert Message.objects.get().status == Message.Status.SUPPRESSED
+
+
+def test_render_error_fails_that_message_only(smtp_sink, make_contact, email_template):
+    email_template.html_body = "{% for a, b in contact.attributes.pairs %}{{ a }}={{ b }} {% endfor %}"
+    email_template.save()
+    good = make_contact(attributes={"pairs": [[1, 2]]})
+    bad = make_contact(attributes={"pairs": [[1, 2, 3]]})
+    ids = messages_queue(template=email_template, outgoing=[outgoing(good), outgoing(bad)])
+    report = messages_deliver(message_ids=ids)
+    assert len(report.sent) == 1 and len(report.failed) == 1
+    failed = Message.objects.get(contact=bad)
+    assert failed.status == Message.Status.FAILED
+    assert failed.reason.startswith("render error: ValueError: Need 2 values to unpack")
+    assert [m["To"] for m in smtp_sink.received] == [good.email]
+
+
+def test_syntax_error_in_an_unvalidated_template_fails_its_messages(smtp_sink, make_contact, email_template):
+    email_template.subject = "{% if %}"
+    email_template.save()
+    ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact())])
+    report = messages_deliver(message_ids=ids)
+    assert report.failed == ids
+    assert "render error: TemplateSyntaxError" in Message.objects.get().reason
+
+
+def test_smtp_server_down_releases_messages_back_to_queued(settings, make_contact, email_template):
+    from tests.messaging.conftest import free_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact())])
+    report = messages_deliver(message_ids=ids)
+    assert report.requeued == ids
+    message = Message.objects.get()
+    assert (message.status, message.claim_token) == (Message.Status.QUEUED, "")
+
+
+def test_interrupted_sending_is_marked_failed_not_resent(smtp_sink, make_contact, email_template):
+    from django.utils.timezone import now
+
+    from messaging.services import messages_recover_interrupted
+
+    ids = messages_queue(
+        template=email_template, outgoing=[outgoing(make_contact(), "old"), outgoing(make_contact(), "new")]
+    )
+    Message.objects.filter(idempotency_key="old").update(
+        status=Message.Status.SENDING, claimed_at=now() - dt.timedelta(hours=1)
+    )
+    Message.objects.filter(idempotency_key="new").update(status=Message.Status.SENDING, claimed_at=now())
+    assert messages_recover_interrupted() == 1
+    old = Message.objects.get(idempotency_key="old")
+    assert old.status == Message.Status.FAILED and old.reason.startswith("interrupted")
+    assert Message.objects.get(idempotency_key="new").status == Message.Status.SENDING
+    assert messages_deliver(message_ids=ids).sent == []
+    assert smtp_sink.received == []
+
+
+def test_message_id_header_is_derived_from_the_idempotency_key(smtp_sink, make_contact, email_template):
+    from messaging.services import message_id_header
+
+    ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact(), "enrollment:1:step:2")])
+    messages_deliver(message_ids=ids)
+    assert smtp_sink.received[0]["Message-ID"] == message_id_header("enrollment:1:step:2")
+    assert message_id_header("enrollment:1:step:2").endswith("@example.com>")
+
+
+def test_one_connection_per_batch(settings, make_contact, email_template):
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "tests.messaging.test_services.CountingBackend"
+    CountingBackend.opened = 0
+    settings.MESSAGING_BATCH_SIZE = 3
+    contacts = [make_contact() for _ in range(5)]
+    ids = messages_queue(template=email_template, outgoing=[outgoing(c) for c in contacts])
+    assert len(messages_deliver(message_ids=ids).sent) == 5
+    assert CountingBackend.opened == 2  # batches of 3 + 2
+    assert len(mail.outbox) == 5
+
+
+from django.core.mail.backends.locmem import EmailBackend as _Locmem  # noqa: E402
+
+
+class CountingBackend(_Locmem):
+    opened = 0
+
+    def open(self):
+        type(self).opened += 1
+        return True
+
+
+def test_messages_sent_count_for_the_frequency_cap(make_contact, email_template, smtp_sink):
+    from django.utils.timezone import now
+
+    from messaging.selectors import messages_sent_count
+
+    a, b, c = make_contact(), make_contact(), make_contact()
+    ids = messages_queue(
+        template=email_template, outgoing=[outgoing(a, "1"), outgoing(a, "2"), outgoing(b, "3")]
+    )
+    messages_deliver(message_ids=ids)
+    Message.objects.filter(idempotency_key="3").update(sent_at=now() - dt.timedelta(days=10))
+    counts = messages_sent_count(contact_ids=[a.pk, b.pk, c.pk], since=now() - dt.timedelta(days=1))
+    assert counts == {a.pk: 2, b.pk: 0, c.pk: 0}

@@ -1,0 +1,174 @@
+"""SMS and web push backends against local HTTP servers (never the internet)."""
+
+import base64
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import http_ece
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from messaging.backends import sms
+from messaging.models import Message, PushSubscription
+from messaging.services import Outgoing, RateLimiter, messages_deliver, messages_queue
+
+pytestmark = pytest.mark.django_db
+
+
+class Recorder(BaseHTTPRequestHandler):
+    requests: list
+    status: int = 201
+    response: bytes = b"{}"
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.requests.append(
+            {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+        )
+        status, response = self.server.reply(self.path)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(response)))
+        self.end_headers()
+        self.wfile.write(response)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    server.requests = []
+    server.reply = lambda path: (201, b"{}")
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_twilio_backend_posts_to_the_messages_api(settings, http_server, make_contact, sms_template):
+    settings.MESSAGING_SMS_BACKEND = "messaging.backends.sms.TwilioBackend"
+    settings.MESSAGING_TWILIO_ACCOUNT_SID = "AC123"
+    settings.MESSAGING_TWILIO_AUTH_TOKEN = "tok"
+    settings.MESSAGING_TWILIO_API_BASE = http_server.url
+    http_server.reply = lambda path: (201, b'{"sid": "SM42", "status": "queued"}')
+    contact = make_contact(first_name="Bo", phone="+4915112345678")
+    ids = messages_queue(
+        template=sms_template,
+        outgoing=[Outgoing(contact_id=contact.pk, idempotency_key="s1", context={"coupon": {"code": "C9"}})],
+    )
+    assert messages_deliver(message_ids=ids).sent == ids
+    (request,) = http_server.requests
+    assert request["path"] == "/2010-04-01/Accounts/AC123/Messages.json"
+    assert request["headers"]["authorization"] == "Basic " + base64.b64encode(b"AC123:tok").decode()
+    form = parse_qs(request["body"].decode())
+    assert form == {"To": ["+4915112345678"], "From": ["+15005550006"], "Body": ["Hi Bo, code C9"]}
+    message = Message.objects.get()
+    assert (message.status, message.provider_message_id) == (Message.Status.SENT, "SM42")
+
+
+def test_twilio_error_fails_the_message_with_the_reason(settings, http_server, make_contact, sms_template):
+    settings.MESSAGING_SMS_BACKEND = "messaging.backends.sms.TwilioBackend"
+    settings.MESSAGING_TWILIO_ACCOUNT_SID, settings.MESSAGING_TWILIO_AUTH_TOKEN = "AC1", "t"
+    settings.MESSAGING_TWILIO_API_BASE = http_server.url
+    http_server.reply = lambda path: (400, b'{"code": 21211, "message": "The To number is not valid."}')
+    ids = messages_queue(
+        template=sms_template,
+        outgoing=[Outgoing(contact_id=make_contact().pk, idempotency_key="s", context={})],
+    )
+    assert messages_deliver(message_ids=ids).failed == ids
+    assert Message.objects.get().reason == "send error: Twilio HTTP 400: The To number is not valid."
+
+
+def test_locmem_sms_backend_records(make_contact, sms_template):
+    contact = make_contact(first_name="Lu")
+    ids = messages_queue(
+        template=sms_template, outgoing=[Outgoing(contact_id=contact.pk, idempotency_key="s", context={})]
+    )
+    messages_deliver(message_ids=ids)
+    assert [(s.to, s.body, s.sender) for s in sms.outbox] == [(contact.phone, "Hi Lu, code", "+15005550006")]
+
+
+def test_web_push_is_encrypted_and_signed_with_vapid(settings, http_server, make_contact, push_template):
+    vapid_key = ec.generate_private_key(ec.SECP256R1())
+    settings.MESSAGING_PUSH_BACKEND = "messaging.backends.push.WebPushBackend"
+    settings.MESSAGING_VAPID_PRIVATE_KEY = b64(vapid_key.private_numbers().private_value.to_bytes(32, "big"))
+    settings.MESSAGING_VAPID_SUBJECT = "mailto:ops@example.com"
+    receiver_key = ec.generate_private_key(ec.SECP256R1())
+    receiver_public = receiver_key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    auth_secret = os.urandom(16)
+    contact = make_contact(first_name="Pia")
+    PushSubscription.objects.create(
+        contact=contact,
+        endpoint=f"{http_server.url}/push/live",
+        p256dh=b64(receiver_public),
+        auth=b64(auth_secret),
+    )
+    gone = PushSubscription.objects.create(
+        contact=contact,
+        endpoint=f"{http_server.url}/push/gone",
+        p256dh=b64(receiver_public),
+        auth=b64(auth_secret),
+    )
+    http_server.reply = lambda path: (410, b"") if path.endswith("gone") else (201, b"")
+    ids = messages_queue(
+        template=push_template,
+        outgoing=[Outgoing(contact_id=contact.pk, idempotency_key="p", context={"coupon": {"code": "P5"}})],
+    )
+    assert messages_deliver(message_ids=ids).sent == ids
+
+    live = next(r for r in http_server.requests if r["path"] == "/push/live")
+    assert live["headers"]["content-encoding"] == "aes128gcm"
+    assert live["headers"]["authorization"].startswith("vapid t=")
+    payload = json.loads(
+        http_ece.decrypt(live["body"], private_key=receiver_key, auth_secret=auth_secret, version="aes128gcm")
+    )
+    assert payload["title"] == "Hi Pia" and payload["body"] == "Your code: P5"
+    assert payload["url"].startswith("http://testserver/m/c/")  # click tracked
+    assert payload["message_id"] == ids[0]
+    gone.refresh_from_db()
+    assert gone.active is False
+    assert PushSubscription.objects.get(endpoint__endswith="live").last_success_at is not None
+
+
+def test_rate_limiter_spaces_sends():
+    clock = [0.0]
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        clock[0] += seconds
+
+    limiter = RateLimiter(4, clock=lambda: clock[0], sleep=sleep)
+    for _ in range(5):
+        limiter.wait()
+    assert sleeps == [0.25, 0.25, 0.25, 0.25]
+    unlimited = RateLimiter(0, clock=lambda: clock[0], sleep=sleep)
+    unlimited.wait()
+    assert len(sleeps) == 4
+
+
+def test_rate_limit_setting_slows_real_delivery(settings, make_contact, sms_template):
+    settings.MESSAGING_SMS_RATE_PER_SECOND = 20
+    contacts = [make_contact() for _ in range(5)]
+    ids = messages_queue(
+        template=sms_template,
+        outgoing=[Outgoing(contact_id=c.pk, idempotency_key=f"r{c.pk}", context={}) for c in contacts],
+    )
+    started = time.monotonic()
+    assert len(messages_deliver(message_ids=ids).sent) == 5
+    assert time.monotonic() - started >= 0.19  # 4 gaps of 1/20 s

@@ -1,0 +1,106 @@
+import pytest
+from django.core.exceptions import ValidationError
+from django.template import TemplateSyntaxError
+
+from messaging import sandbox
+from messaging.models import Channel, MessageTemplate
+from messaging.selectors import sample_context
+from messaging.services import message_template_save
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def context():
+    return sample_context()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ settings.SECRET_KEY }}",
+        "{{ contact.__class__ }}x",
+        "{{ contact.attributes.__class__.__mro__ }}",
+        "{{ request.user }}",
+        "{{ contact.save }}",
+    ],
+)
+def test_sandbox_cannot_reach_beyond_the_context(source, context, settings):
+    try:
+        output = sandbox.render(source, context)
+    except TemplateSyntaxError:
+        return  # rejected outright is fine too
+    assert settings.SECRET_KEY not in output
+    assert "class" not in output and "object" not in output
+    assert output in ("", "x")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% load humanize %}",
+        "{% load static %}",
+        '{% include "admin/base.html" %}',
+        '{% extends "admin/base.html" %}',
+        "{% debug %}",
+        "{% url 'admin:index' %}",
+        "{% csrf_token %}",
+        "{{ contact.first_name|safe }}",
+    ],
+)
+def test_dangerous_tags_and_filters_are_rejected(source):
+    with pytest.raises(TemplateSyntaxError):
+        sandbox.compile_template(source)
+
+
+def test_context_values_are_escaped_in_html(context):
+    context["contact"]["first_name"] = "<script>x</script>"
+    assert sandbox.render("{{ contact.first_name }}", context) == "&lt;script&gt;x&lt;/script&gt;"
+
+
+def test_personalisation_attributes_and_coupon(context):
+    out = sandbox.render(
+        "{{ contact.first_name }} {{ contact.attributes.referral_successful_count }} "
+        '{{ contact.attributes.referral_share_link }} {{ coupon.code }} {{ coupon.expires_at|date:"Y" }}',
+        context,
+    )
+    assert out.startswith("Alex 2 https://example.com/r/alex WELCOME-BACK-1234 20")
+
+
+def test_validation_reports_unknown_variables():
+    problems = sandbox.template_problems(
+        "{{ contcat.first_name }} {{ contact.frist_name }} "
+        "{% for p in recommendations %}{{ p.name }}{% endfor %}"
+        "{% if coupon.code and settings.DEBUG %}{% endif %}{{ contact.first_name|default:secret }}"
+    )
+    assert any("'contcat.first_name'" in p for p in problems)
+    assert any("'contact.frist_name'" in p and "contact.first_name" in p for p in problems)
+    assert any("'settings.DEBUG'" in p for p in problems)
+    assert any("'secret'" in p for p in problems)
+    assert not any("p.name" in p for p in problems)
+    assert len(problems) == 4
+
+
+def test_validation_reports_syntax_errors_with_line():
+    (problem,) = sandbox.template_problems("Hello\n{% for x in recommendations %}\n{% endfo %}")
+    assert problem.startswith("Template syntax error:")
+    assert "line 3" in problem
+
+
+def test_template_save_raises_per_field_errors():
+    template = MessageTemplate(name="t", channel=Channel.EMAIL, subject="Hi {{ contact.nme }}", html_body="")
+    with pytest.raises(ValidationError) as info:
+        message_template_save(template=template)
+    errors = info.value.message_dict
+    assert "Unknown variable 'contact.nme'" in errors["subject"][0]
+    assert errors["html_body"] == ["Required for Email templates."]
+    assert not MessageTemplate.objects.exists()
+
+
+def test_template_save_accepts_a_valid_template():
+    template = MessageTemplate(
+        name="ok",
+        channel=Channel.SMS,
+        sms_text="{% with n=contact.first_name %}Hi {{ n }}{% endwith %} {{ unsubscribe_url }}",
+    )
+    assert message_template_save(template=template).pk

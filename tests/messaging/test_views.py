@@ -1,0 +1,221 @@
+import json
+import re
+
+import pytest
+from django.core import signing
+from django.test import Client
+
+from contacts.models import Contact, Event
+from contacts.signals import contacts_changed
+from messaging import tokens
+from messaging.models import DeliveryEvent, Message, PushSubscription
+from messaging.services import Outgoing, messages_deliver, messages_queue
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent_email(smtp_sink, make_contact, email_template):
+    contact = make_contact()
+    ids = messages_queue(
+        template=email_template,
+        outgoing=[Outgoing(contact_id=contact.pk, idempotency_key="k1", context={"coupon": {"code": "C1"}})],
+    )
+    messages_deliver(message_ids=ids)
+    (mail,) = smtp_sink.received
+    return Message.objects.get(pk=ids[0]), mail
+
+
+def path_of(url):
+    return url.removeprefix("http://testserver")
+
+
+def links(mail):
+    html = mail.get_body(("html",)).get_content()
+    return re.findall(r'(?:href|src)="(http://testserver/m/[^"]+)"', html)
+
+
+def test_open_pixel_records_first_open_once(client, sent_email):
+    message, mail = sent_email
+    (pixel,) = [u for u in links(mail) if "/m/o/" in u]
+    for _ in range(2):
+        response = client.get(path_of(pixel))
+        assert response.status_code == 200 and response["Content-Type"] == "image/gif"
+    message.refresh_from_db()
+    assert message.opened_at is not None
+    assert Event.objects.filter(kind=Event.Kind.EMAIL_OPEN, message_id=message.pk).count() == 1
+
+
+def test_click_redirects_only_to_the_signed_url_and_records(client, sent_email):
+    message, mail = sent_email
+    (click,) = [u for u in links(mail) if "/m/c/" in u]
+    response = client.get(path_of(click))
+    assert response.status_code == 302
+    assert response["Location"] == "https://shop.example.com/sale?x=1&y=2"
+    message.refresh_from_db()
+    assert message.clicked_at is not None and message.opened_at is not None
+    event = Event.objects.get(kind=Event.Kind.EMAIL_CLICK)
+    assert (event.message_id, event.properties["url"]) == (
+        message.pk,
+        "https://shop.example.com/sale?x=1&y=2",
+    )
+
+
+def test_tampered_or_foreign_tokens_are_rejected(client, sent_email):
+    message, _mail = sent_email
+    good = signing.loads(
+        path_of(tokens.click_url(message.pk, "https://shop.example.com/")).split("/")[3],
+        salt=tokens.CLICK_SALT,
+    )
+    assert good["u"] == "https://shop.example.com/"
+    forged = signing.dumps({"m": message.pk, "u": "https://evil.example/"}, salt="wrong-salt", compress=True)
+    other_key = signing.dumps(
+        {"m": message.pk, "u": "https://evil.example/"}, key="not-our-secret", salt=tokens.CLICK_SALT
+    )
+    for bad in (
+        forged,
+        other_key,
+        "garbage",
+        tokens.click_url(message.pk, "https://a.example/").split("/")[-2] + "x",
+    ):
+        assert client.get(f"/m/c/{bad}/").status_code == 404
+    # An unsubscribe token is not a click token and vice versa (salts differ).
+    unsub_token = path_of(tokens.unsubscribe_url(message.contact_id)).split("/")[3]
+    assert client.get(f"/m/c/{unsub_token}/").status_code == 404
+    assert client.get("/m/o/garbage.gif").status_code == 404
+    assert client.post("/m/u/garbage/").status_code == 404
+    assert Event.objects.count() == 0
+
+
+def test_one_click_unsubscribe_post_without_csrf_and_later_messages_suppressed(
+    sent_email, email_template, django_capture_on_commit_callbacks
+):
+    message, mail = sent_email
+    url = mail["List-Unsubscribe"].split(",")[0].strip("<> ")
+    received = []
+
+    def receiver(sender, contact_ids, **kwargs):
+        received.append(contact_ids)
+
+    contacts_changed.connect(receiver)
+    try:
+        client = Client(enforce_csrf_checks=True)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                path_of(url),
+                data="List-Unsubscribe=One-Click",
+                content_type="application/x-www-form-urlencoded",
+            )
+    finally:
+        contacts_changed.disconnect(receiver)
+    assert response.status_code == 200
+    contact = Contact.objects.get(pk=message.contact_id)
+    assert contact.email_consent is False
+    assert contact.email_consent_source == Contact.ConsentSource.UNSUBSCRIBE
+    assert contact.email_consent_at is not None
+    assert contact.status == Contact.Status.ACTIVE  # still consents to SMS and push
+    message.refresh_from_db()
+    assert message.unsubscribed_at is not None
+    event = Event.objects.get(kind=Event.Kind.UNSUBSCRIBE)
+    assert event.message_id == message.pk and event.properties["channel"] == "email"
+    assert received == [[contact.pk]]  # sent after commit
+    later = messages_queue(
+        template=email_template, outgoing=[Outgoing(contact_id=contact.pk, idempotency_key="k2", context={})]
+    )
+    assert later == []
+    assert Message.objects.get(idempotency_key="k2").reason == "no email consent"
+
+
+def test_unsubscribe_get_shows_a_confirm_page_and_changes_nothing(client, sent_email):
+    message, mail = sent_email
+    url = mail["List-Unsubscribe"].split(",")[0].strip("<> ")
+    response = client.get(path_of(url))
+    assert response.status_code == 200
+    assert b'<form method="post">' in response.content
+    assert Contact.objects.get(pk=message.contact_id).email_consent is True
+
+
+def test_last_consent_withdrawn_makes_contact_unsubscribed(client, make_contact):
+    contact = make_contact(sms_consent=False, push_consent=False)
+    client.post(path_of(tokens.unsubscribe_url(contact.pk)))
+    contact.refresh_from_db()
+    assert contact.status == Contact.Status.UNSUBSCRIBED
+
+
+def test_preferences_page_sets_consent_per_channel(client, make_contact):
+    contact = make_contact()
+    url = path_of(tokens.preferences_url(contact.pk))
+    page = client.get(url)
+    assert page.status_code == 200 and b'name="email" checked' in page.content
+    response = client.post(url, {"email": "on", "push": "on"})  # sms unticked
+    assert response.status_code == 200 and b"Saved." in response.content
+    contact.refresh_from_db()
+    assert (contact.email_consent, contact.sms_consent, contact.push_consent) == (True, False, True)
+    assert contact.sms_consent_source == Contact.ConsentSource.PREFERENCES
+    client.post(url, {"everything": "off"})
+    contact.refresh_from_db()
+    assert contact.status == Contact.Status.UNSUBSCRIBED
+    client.post(url, {"email": "on"})  # opting in again
+    contact.refresh_from_db()
+    assert contact.status == Contact.Status.ACTIVE and contact.email_consent
+
+
+def post_webhook(client, payload, secret="webhook-secret"):  # noqa: S107
+    return client.post(
+        "/m/webhooks/bounce/",
+        data=json.dumps(payload),
+        content_type="application/json",
+        headers={"X-Webhook-Secret": secret},
+    )
+
+
+def test_bounce_webhook_marks_contact_and_message(client, sent_email):
+    message, _mail = sent_email
+    assert (
+        post_webhook(client, {"message_id": message.pk, "type": "bounce"}, secret="wrong").status_code == 403
+    )
+    response = post_webhook(client, {"message_id": message.pk, "type": "bounce"})
+    assert response.json() == {"ok": True, "matched_contact": True}
+    message.refresh_from_db()
+    assert message.status == Message.Status.BOUNCED
+    assert Contact.objects.get(pk=message.contact_id).status == Contact.Status.BOUNCED
+    assert Event.objects.filter(kind=Event.Kind.BOUNCE, contact_id=message.contact_id).exists()
+    assert DeliveryEvent.objects.get().kind == "bounce"
+
+
+def test_complaint_webhook_by_email_unsubscribes(client, make_contact):
+    contact = make_contact(email="Someone@Example.com".lower())
+    response = post_webhook(client, {"email": "SOMEONE@example.com", "type": "complaint"})
+    assert response.status_code == 200
+    contact.refresh_from_db()
+    assert contact.email_consent is False and contact.status == Contact.Status.UNSUBSCRIBED
+    assert Event.objects.filter(kind=Event.Kind.COMPLAINT).count() == 1
+    assert post_webhook(client, {"email": "x@example.com", "type": "nonsense"}).status_code == 400
+    assert post_webhook(client, {"type": "bounce"}).status_code == 400
+
+
+def test_webhook_disabled_without_secret(client, settings, sent_email):
+    settings.MESSAGING_WEBHOOK_SECRET = ""
+    assert (
+        post_webhook(client, {"message_id": sent_email[0].pk, "type": "bounce"}, secret="").status_code == 403
+    )
+
+
+def test_push_subscribe_with_signed_token(client, make_contact):
+    contact = make_contact(push_consent=False)
+    body = {
+        "token": tokens.push_subscribe_token(contact.pk),
+        "subscription": {"endpoint": "https://push.example.com/abc", "keys": {"p256dh": "k", "auth": "a"}},
+    }
+    response = client.post("/m/push/subscribe/", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 201
+    subscription = PushSubscription.objects.get()
+    assert subscription.contact_id == contact.pk and subscription.active
+    contact.refresh_from_db()
+    assert contact.push_consent is True
+    body["token"] = tokens.preferences_url(contact.pk).split("/")[-2]  # a token for something else
+    assert (
+        client.post("/m/push/subscribe/", data=json.dumps(body), content_type="application/json").status_code
+        == 403
+    )
+    assert client.post("/m/push/subscribe/", data="{}", content_type="application/json").status_code == 403

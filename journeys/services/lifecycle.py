@@ -170,7 +170,11 @@ def journey_archive(*, journey: Journey, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def journey_migrate(
-    *, from_version: JourneyVersion, to_version: JourneyVersion, step_mapping: dict[int, int]
+    *,
+    from_version: JourneyVersion,
+    to_version: JourneyVersion,
+    step_mapping: dict[int, int],
+    now: datetime | None = None,
 ) -> int:
     """Move in-flight contacts of `from_version` to `to_version`: {old step id: new step id}.
 
@@ -186,7 +190,7 @@ def journey_migrate(
     bad = [k for k, v in step_mapping.items() if int(k) not in old_ids or int(v) not in new_ids]
     if bad:
         raise ValidationError(f"Steps {bad} are not steps of the two versions.")
-    now = timezone.now()
+    now = now or timezone.now()
     moved = 0
     for old, new in step_mapping.items():
         moved += Enrollment.objects.filter(

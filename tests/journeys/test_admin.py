@@ -1,0 +1,118 @@
+"""Admin screens: query-budgeted changelists, actions through services, the explain page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+from journeys.models import Enrollment, Journey, Step
+from journeys.services import journey_enter, journey_pause, journeys_tick
+from tests.journeys.conftest import T0, contacts_make, journey_build
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def journey(segment_everyone, email_template):
+    return journey_build(
+        "Admin",
+        {
+            "entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"}),
+            "wait": ("wait", {"days": 2}),
+            "mail": ("send_email", {"template_id": email_template.pk}),
+        },
+        [("entry", "next", "wait"), ("wait", "next", "mail")],
+        quiet_hours_start=dt.time(22, 0),
+        quiet_hours_end=dt.time(7, 0),
+        frequency_cap_messages=3,
+        frequency_cap_days=7,
+        now=T0,
+    )
+
+
+def changelist_queries(admin_client, url, django_assert_max_num_queries, budget):
+    with django_assert_max_num_queries(budget):
+        response = admin_client.get(url)
+    assert response.status_code == 200
+    return response
+
+
+def test_enrollment_changelist_query_count_does_not_grow_with_rows(
+    admin_client, journey, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = f"/admin/journeys/enrollment/?journey__id__exact={journey.pk}"
+    contacts_make(3, prefix="a")
+    journey_enter(journey=journey, now=T0)
+    with CaptureQueriesContext(connection) as few:
+        assert admin_client.get(url).status_code == 200
+    contacts_make(30, prefix="b")
+    journey_enter(journey=journey, now=T0 + dt.timedelta(hours=1))
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = admin_client.get(url)
+    assert response.content.count(b"explain</a>") == 33
+    assert len(few.captured_queries) <= 12
+
+
+def test_journey_changelist_and_change_page(admin_client, journey, django_assert_max_num_queries):
+    with django_assert_max_num_queries(10):
+        assert admin_client.get("/admin/journeys/journey/").status_code == 200
+    response = admin_client.get(f"/admin/journeys/journey/{journey.pk}/change/")
+    assert response.status_code == 200
+    assert b"Steps of the draft" in response.content
+
+
+def test_actions_pause_and_publish_go_through_services(admin_client, journey):
+    response = admin_client.post(
+        "/admin/journeys/journey/", {"action": "pause", ACTION_CHECKBOX_NAME: [journey.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    journey.refresh_from_db()
+    assert journey.status == Journey.Status.PAUSED
+    Step.objects.filter(journey=journey, version=None, name="wait").update(config={"days": 0})
+    response = admin_client.post(
+        "/admin/journeys/journey/", {"action": "publish", ACTION_CHECKBOX_NAME: [journey.pk]}, follow=True
+    )
+    assert b"positive duration" in response.content
+    assert journey.versions.count() == 1
+
+
+def test_explain_page_tells_why_and_when(admin_client, journey):
+    contacts_make(1, timezone="Europe/Berlin")
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="", max_seconds=None)
+    enrollment = Enrollment.objects.get()
+    response = admin_client.get(f"/admin/journeys/enrollment/{enrollment.pk}/explain/")
+    text = response.content.decode()
+    assert "At step" in text and "wait" in text
+    assert "Waiting: waiting until 2026-03-04 12:00" in text
+    assert "Entry (segment)" in text  # the history
+    journey_pause(journey=journey)
+    text = admin_client.get(f"/admin/journeys/enrollment/{enrollment.pk}/explain/").content.decode()
+    assert "The journey is paused" in text
+
+
+def test_explain_mentions_quiet_hours_and_cap_at_a_message_step(admin_client, journey):
+    contacts_make(1, timezone="Europe/Berlin")
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="", max_seconds=None)
+    night = dt.datetime(2026, 3, 4, 22, 30, tzinfo=dt.UTC)  # 23:30 in Berlin
+    journeys_tick(now=night, deliver="", max_seconds=None)
+    enrollment = Enrollment.objects.get()
+    assert enrollment.step.name == "mail" and "quiet hours" in enrollment.wait_reason
+    from journeys.selectors import enrollment_explain
+
+    x = enrollment_explain(enrollment_id=enrollment.pk, now=night)
+    assert any("Quiet hours" in r for r in x.reasons)
+    assert any("Frequency cap: 0 of 3" in r for r in x.reasons)
+
+
+def test_conversion_and_version_changelists(admin_client):
+    assert admin_client.get("/admin/journeys/conversion/").status_code == 200
+    assert admin_client.get("/admin/journeys/journeyversion/").status_code == 200
+    assert admin_client.get("/admin/journeys/auditlog/").status_code == 200
+    assert admin_client.get("/admin/journeys/survey/add/").status_code == 200

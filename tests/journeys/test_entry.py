@@ -1,0 +1,111 @@
+"""Entry is set-based and never enrolls anyone twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from contacts.models import Contact, Order
+from journeys.models import Enrollment, Journey
+from journeys.services import journey_enter, journeys_tick
+from journeys.services.conversions import conversions_record
+from tests.journeys.conftest import T0, contacts_make, journey_build
+
+pytestmark = pytest.mark.django_db
+DAY = dt.timedelta(days=1)
+
+
+def entry_journey(segment, *, name="Entry", entry=None, steps=None, edges=None, **settings):
+    config = {"segment_id": segment.pk, "every": 1, "period": "days", **(entry or {})}
+    return journey_build(
+        name,
+        {"entry": ("entry", config), **(steps if steps is not None else {"wait": ("wait", {"days": 30})})},
+        edges if edges is not None else [("entry", "next", "wait")],
+        now=T0,
+        **settings,
+    )
+
+
+def test_repeated_runs_never_enroll_twice(segment_everyone, django_assert_max_num_queries):
+    journey = entry_journey(segment_everyone)
+    contacts_make(30)
+    with django_assert_max_num_queries(10):  # set-based: the number of queries does not depend on contacts
+        assert journey_enter(journey=journey, now=T0) == 30
+    assert journey_enter(journey=journey, now=T0 + DAY) == 0
+    contacts_make(2, prefix="late")
+    assert journey_enter(journey=journey, now=T0 + 2 * DAY) == 2
+    assert Enrollment.objects.count() == 32
+
+
+def test_reentry_after_n_days(segment_everyone):
+    journey = entry_journey(
+        segment_everyone, reentry=Journey.Reentry.AFTER_DAYS, reentry_days=10, steps={}, edges=[]
+    )
+    contacts_make(3)
+    assert journey_enter(journey=journey, now=T0) == 3
+    journeys_tick(now=T0, deliver="", max_seconds=None)  # everyone completes (entry has no next step)
+    assert journey_enter(journey=journey, now=T0 + 5 * DAY) == 0
+    assert journey_enter(journey=journey, now=T0 + 11 * DAY) == 3
+    assert Enrollment.objects.count() == 6
+
+
+def test_in_flight_contacts_are_not_entered_again_even_when_reentry_is_allowed(segment_everyone):
+    journey = entry_journey(segment_everyone, reentry=Journey.Reentry.AFTER_DAYS, reentry_days=1)
+    contacts_make(2)
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="", max_seconds=None)  # waiting 30 days
+    assert journey_enter(journey=journey, now=T0 + 5 * DAY) == 0
+
+
+def test_only_new_since_last_run(segment_everyone):
+    from segments.models import Segment
+
+    germans = Segment.objects.create(name="DE", rules={"field": "country", "operator": "eq", "value": "DE"})
+    journey = entry_journey(
+        germans, entry={"mode": "new"}, reentry=Journey.Reentry.AFTER_DAYS, reentry_days=0, steps={}, edges=[]
+    )
+    first = contacts_make(2, prefix="de", country="DE")
+    assert journey_enter(journey=journey, now=T0) == 2
+    journeys_tick(now=T0, deliver="", max_seconds=None)
+    assert journey_enter(journey=journey, now=T0 + DAY) == 0  # still members: not new
+    Contact.objects.filter(pk=first[0].pk).update(country="FR")
+    journey_enter(journey=journey, now=T0 + 2 * DAY)
+    Contact.objects.filter(pk=first[0].pk).update(country="DE")  # left and came back: new again
+    assert journey_enter(journey=journey, now=T0 + 3 * DAY) == 1
+
+
+def test_consent_filter_and_dates(segment_everyone):
+    journey = entry_journey(
+        segment_everyone,
+        entry={"consent": "sms", "start_at": (T0 + DAY).isoformat(), "end_at": (T0 + 3 * DAY).isoformat()},
+    )
+    contacts_make(2, prefix="yes")
+    contacts_make(2, prefix="no", sms_consent=False)
+    assert journey_enter(journey=journey, now=T0) == 0  # before the start
+    assert journey_enter(journey=journey, now=T0 + 2 * DAY) == 2
+    assert set(Enrollment.objects.values_list("contact__email", flat=True)) == {
+        "yes0@example.com",
+        "yes1@example.com",
+    }
+    Contact.objects.filter(email__startswith="no").update(sms_consent=True)
+    assert journey_enter(journey=journey, now=T0 + 4 * DAY) == 0  # after the end
+
+
+def test_purchase_within_the_window_converts_and_exits(segment_everyone):
+    from contacts.signals import orders_upserted
+
+    journey = entry_journey(segment_everyone, conversion_window_days=7, holdout_percent=0)
+    buyer, late, other = contacts_make(3)
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="", max_seconds=None)
+    before = Order.objects.create(external_id="o0", contact=other, placed_at=T0 - DAY, total=5)
+    o1 = Order.objects.create(external_id="o1", contact=buyer, placed_at=T0 + DAY, total=42)
+    o2 = Order.objects.create(external_id="o2", contact=late, placed_at=T0 + 9 * DAY, total=9)
+    orders_upserted.send(sender=None, order_ids=[before.pk, o1.pk, o2.pk])
+    conversion = journey.conversions.get()
+    assert (conversion.order_id, conversion.revenue, conversion.contact_id) == (o1.pk, 42, buyer.pk)
+    exited = Enrollment.objects.get(contact=buyer)
+    assert (exited.state, exited.exit_reason) == ("exited", "converted")
+    assert Enrollment.objects.filter(state="waiting").count() == 2
+    assert conversions_record(order_ids=[o1.pk]) == 0  # once per enrollment

@@ -1,0 +1,211 @@
+"""Step kinds: branching, contact updates, data requests, audiences, surveys, waits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+
+from contacts.models import Contact
+from journeys.models import AudienceExport, AuditLog, Enrollment, StepRun, Survey, SurveyQuestion
+from journeys.services import journey_enter, journeys_tick
+from journeys.steps import registry
+from journeys.steps.ab_split import pick_variant
+from tests.journeys.conftest import T0, contacts_make, journey_build
+
+pytestmark = pytest.mark.django_db
+DAY = dt.timedelta(days=1)
+
+
+def run(segment, steps, edges, *, now=T0, **settings):
+    journey = journey_build(
+        "Steps",
+        {"entry": ("entry", {"segment_id": segment.pk, "every": 1, "period": "days"}), **steps},
+        edges,
+        now=now,
+        **settings,
+    )
+    journey_enter(journey=journey, now=now)
+    journeys_tick(now=now, deliver="now", max_seconds=None)
+    return journey
+
+
+def branch_of(contact, kind):
+    return StepRun.objects.get(enrollment__contact=contact, kind=kind).branch
+
+
+def test_ab_split_is_stable_per_contact_and_follows_percentages(segment_everyone):
+    variants = [{"label": "A", "percent": 30}, {"label": "B", "percent": 70}]
+    contacts = contacts_make(200)
+    journey = run(
+        segment_everyone,
+        {"split": ("ab_split", {"variants": variants}), "a": ("end", {}), "b": ("end", {})},
+        [("entry", "next", "split"), ("split", "A", "a"), ("split", "B", "b")],
+    )
+    got = dict(Enrollment.objects.values_list("contact_id", "variant"))
+    assert all(got[c.pk] == pick_variant(variants, journey.pk, c.pk) for c in contacts)
+    share_a = sum(v == "A" for v in got.values()) / len(got)
+    assert 0.2 < share_a < 0.4
+    with pytest.raises(ValidationError):
+        registry["ab_split"].validate(
+            {"variants": [{"label": "A", "percent": 30}, {"label": "B", "percent": 30}]}
+        )
+
+
+def test_attribute_split_by_custom_attribute_with_default(segment_everyone):
+    active, dormant, unknown = contacts_make(3)
+    Contact.objects.filter(pk=active.pk).update(attributes={"referral_activity": "Active"})
+    Contact.objects.filter(pk=dormant.pk).update(attributes={"referral_activity": "Dormant"})
+    run(
+        segment_everyone,
+        {
+            "split": (
+                "attribute_split",
+                {"field": "attributes.referral_activity", "values": ["Active", "Dormant"]},
+            ),
+            "x": ("end", {}),
+        },
+        [("entry", "next", "split"), ("split", "default", "x")],
+    )
+    assert [branch_of(c, "attribute_split") for c in (active, dormant, unknown)] == [
+        "Active",
+        "Dormant",
+        "default",
+    ]
+
+
+def test_in_segment_and_update_contact(segment_everyone):
+    from segments.models import Segment
+
+    germans = Segment.objects.create(name="DE", rules={"field": "country", "operator": "eq", "value": "DE"})
+    german, french = contacts_make(2)
+    Contact.objects.filter(pk=german.pk).update(country="DE")
+    run(
+        segment_everyone,
+        {
+            "de": ("in_segment", {"segment_id": germans.pk}),
+            "tag": ("update_contact", {"action": "add_tag", "tag": "german"}),
+            "attr": ("update_contact", {"action": "set_attribute", "attribute": "tier", "value": "gold"}),
+            "sms": ("update_contact", {"action": "set_consent", "channel": "sms", "value": False}),
+        },
+        [("entry", "next", "de"), ("de", "yes", "tag"), ("tag", "next", "attr"), ("attr", "next", "sms")],
+    )
+    german.refresh_from_db()
+    french.refresh_from_db()
+    assert list(german.tags.values_list("name", flat=True)) == ["german"]
+    assert german.attributes == {"tier": "gold"} and german.sms_consent is False
+    assert german.sms_consent_source == "journey"
+    assert french.tags.count() == 0 and french.sms_consent is True
+
+
+def test_message_engagement_reads_opens_of_the_step_message(segment_everyone, email_template):
+    from journeys.models import Step
+    from messaging.models import Message
+
+    journey = journey_build(
+        "Engagement",
+        {
+            "entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"}),
+            "mail": ("send_email", {"template_id": email_template.pk}),
+            "wait": ("wait", {"days": 2}),
+            "opened": ("engagement", {"step_key": "mailkey", "event": "opened"}),
+        },
+        [("entry", "next", "mail"), ("mail", "next", "wait"), ("wait", "next", "opened")],
+        publish=False,
+    )
+    Step.objects.filter(journey=journey, name="mail").update(key="mailkey")
+    from journeys.services import journey_publish
+
+    journey_publish(journey=journey, now=T0)
+    reader, ignorer = contacts_make(2)
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="now", max_seconds=None)
+    Message.objects.filter(contact=reader).update(opened_at=T0 + DAY)
+    journeys_tick(now=T0 + 2 * DAY, deliver="now", max_seconds=None)
+    assert branch_of(reader, "engagement") == "yes"
+    assert branch_of(ignorer, "engagement") == "no"
+
+
+def test_anonymize_blanks_personal_data_and_is_audited(segment_everyone):
+    (contact,) = contacts_make(1, first_name="Ada", attributes={"x": 1})
+    run(segment_everyone, {"forget": ("contact_data", {"mode": "anonymize"})}, [("entry", "next", "forget")])
+    contact.refresh_from_db()
+    assert (contact.email, contact.first_name, contact.phone, contact.status) == (None, "", "", "anonymized")
+    assert contact.attributes == {} and contact.email_consent is False
+    log = AuditLog.objects.get()
+    assert (log.action, log.contact_id) == ("contact_anonymize", contact.pk)
+    assert Enrollment.objects.get().exit_reason == "anonymized"
+
+
+def test_delete_contact_removes_it_after_the_batch_and_keeps_the_audit(segment_everyone):
+    contacts = contacts_make(2)
+    run(segment_everyone, {"forget": ("contact_data", {"mode": "delete"})}, [("entry", "next", "forget")])
+    assert Contact.objects.count() == 0
+    assert set(AuditLog.objects.values_list("contact_id", flat=True)) == {c.pk for c in contacts}
+
+
+def test_audience_export_hashes_normalised_email_and_phone(segment_everyone, admin_client):
+    export = AudienceExport.objects.create(name="Lapsed")
+    (contact,) = contacts_make(1, prefix="Ada.")
+    Contact.objects.filter(pk=contact.pk).update(email=" Ada.0@Example.com ", phone="+4915100000")
+    run(segment_everyone, {"aud": ("audience_add", {"export_id": export.pk})}, [("entry", "next", "aud")])
+    member = export.members.get()
+    assert member.email_sha256 == hashlib.sha256(b"ada.0@example.com").hexdigest()
+    assert member.phone_sha256 == hashlib.sha256(b"4915100000").hexdigest()
+    response = admin_client.get(f"/admin/journeys/audienceexport/{export.pk}/download/")
+    body = b"".join(response.streaming_content).decode()
+    assert body.splitlines() == ["email_sha256,phone_sha256", f"{member.email_sha256},{member.phone_sha256}"]
+
+
+def test_wait_until_weekday_and_time_in_the_contacts_time_zone(segment_everyone):
+    (contact,) = contacts_make(1, timezone="America/New_York")
+    run(
+        segment_everyone,
+        {"wait": ("wait", {"mode": "weekday_time", "weekday": "friday", "time": "10:00"})},
+        [("entry", "next", "wait")],
+    )
+    # T0 is Monday 2026-03-02 12:00 UTC; Friday 10:00 in New York (EST, UTC-5) is 15:00 UTC.
+    assert Enrollment.objects.get().due_at == dt.datetime(2026, 3, 6, 15, 0, tzinfo=dt.UTC)
+    journeys_tick(now=dt.datetime(2026, 3, 6, 14, 59, tzinfo=dt.UTC), deliver="", max_seconds=None)
+    assert Enrollment.objects.get().state == "waiting"
+    journeys_tick(now=dt.datetime(2026, 3, 6, 15, 0, tzinfo=dt.UTC), deliver="", max_seconds=None)
+    assert Enrollment.objects.get().state == "completed"
+
+
+def test_survey_emails_a_link_and_the_hosted_page_stores_answers(segment_everyone, client):
+    from messaging.models import MessageTemplate
+
+    template = MessageTemplate.objects.create(
+        name="Survey mail",
+        channel="email",
+        subject="Tell us",
+        html_body='<a href="{{ survey_url }}">Answer</a>',
+    )
+    survey = Survey.objects.create(title="Why did you leave?")
+    why = SurveyQuestion.objects.create(
+        survey=survey, text="Why?", kind="choice", choices="Price,Quality", attribute="churn_reason"
+    )
+    score = SurveyQuestion.objects.create(survey=survey, text="Rate us", kind="scale", attribute="nps")
+    (contact,) = contacts_make(1)
+    run(
+        segment_everyone,
+        {"ask": ("survey", {"template_id": template.pk, "survey_id": survey.pk})},
+        [("entry", "next", "ask")],
+    )
+    from messaging.models import Message
+
+    url = Message.objects.get().context["survey_url"]
+    assert len(mail.outbox) == 1
+    path = url.removeprefix("http://testserver")
+    assert client.get(path).status_code == 200
+    assert client.post(path, {f"q{why.pk}": "Cheaper elsewhere"}).status_code == 200  # not a choice
+    contact.refresh_from_db()
+    assert contact.attributes == {}
+    response = client.post(path, {f"q{why.pk}": "Price", f"q{score.pk}": "4"})
+    assert b"Thank you" in response.content
+    contact.refresh_from_db()
+    assert contact.attributes == {"churn_reason": "Price", "nps": 4}
+    assert client.get(path[:-3] + "xx/").status_code == 404

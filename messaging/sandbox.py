@@ -77,7 +77,8 @@ def compile_template(source: str) -> Template:
 
 def render(source: str, context: dict[str, Any], *, autoescape: bool = True) -> str:
     template = compile_template(source)
-    return template.render(Context(context, autoescape=autoescape))
+    # A plain str, not the SafeString render() returns: whoever shows it again (admin preview) escapes it.
+    return template.render(Context(context, autoescape=autoescape)) + ""
 
 
 # --- Validation ----------------------------------------------------------------------------

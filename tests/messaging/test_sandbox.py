@@ -104,3 +104,9 @@ def test_template_save_accepts_a_valid_template():
         sms_text="{% with n=contact.first_name %}Hi {{ n }}{% endwith %} {{ unsubscribe_url }}",
     )
     assert message_template_save(template=template).pk
+
+
+def test_rendered_output_is_not_marked_safe(context):
+    from django.utils.safestring import SafeData
+
+    assert not isinstance(sandbox.render("<b>{{ contact.first_name }}</b>", context), SafeData)

@@ -1,0 +1,130 @@
+import pytest
+from django.urls import reverse
+
+from messaging.models import Message, MessageTemplate, ReceivedMail
+from messaging.services import Outgoing, messages_deliver, messages_queue
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def outbox(make_contact, email_template, sms_template, smtp_sink):
+    contacts = [make_contact() for _ in range(6)]
+    ids = messages_queue(
+        template=email_template,
+        outgoing=[
+            Outgoing(contact_id=c.pk, idempotency_key=f"e{c.pk}", context={}, journey_id=3, step_id=30)
+            for c in contacts
+        ],
+    )
+    messages_deliver(message_ids=ids[:4])
+    messages_queue(
+        template=sms_template,
+        outgoing=[Outgoing(contact_id=c.pk, idempotency_key=f"s{c.pk}", context={}) for c in contacts],
+    )
+    return ids
+
+
+def test_outbox_changelist_query_count_does_not_grow_with_rows(
+    admin_client, outbox, django_assert_num_queries
+):
+    url = reverse("admin:messaging_message_changelist")
+    # session, user, capped count, page of rows (contact + template joined), template filter choices
+    with django_assert_num_queries(5):
+        response = admin_client.get(url)
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 12
+    with django_assert_num_queries(5):
+        response = admin_client.get(
+            url, {"status__exact": "sent", "journey_id": "3", "channel__exact": "email"}
+        )
+    assert [m.status for m in response.context["cl"].result_list] == ["sent"] * 4
+
+
+def test_outbox_filters_by_journey_and_contact(admin_client, outbox):
+    url = reverse("admin:messaging_message_changelist")
+    response = admin_client.get(url, {"journey_id": "3"})
+    assert response.context["cl"].result_count == 6
+    assert b'name="journey_id" value="3"' in response.content
+    assert admin_client.get(url, {"journey_id": "999"}).context["cl"].result_count == 0
+    contact_id = Message.objects.first().contact_id
+    assert admin_client.get(url, {"contact_id": str(contact_id)}).context["cl"].result_count == 2
+
+
+def test_outbox_shows_the_rendered_email(admin_client, outbox):
+    message = Message.objects.get(pk=outbox[0])
+    response = admin_client.get(reverse("admin:messaging_message_rendered", args=[message.pk]))
+    assert response.status_code == 200
+    assert f"We miss you, {message.contact.first_name}".encode() in response.content
+    assert b"srcdoc=" in response.content
+    assert admin_client.get(reverse("admin:messaging_message_change", args=[message.pk])).status_code == 200
+
+
+def test_template_form_shows_syntax_and_variable_errors(admin_client):
+    url = reverse("admin:messaging_messagetemplate_add")
+    response = admin_client.post(
+        url,
+        {
+            "name": "Broken",
+            "channel": "email",
+            "subject": "Hi {{ contact.firstname }}",
+            "html_body": "{% for p in recommendations %}",
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "Unknown variable &#x27;contact.firstname&#x27;" in str(errors["subject"])
+    assert "Template syntax error" in str(errors["html_body"])
+    assert not MessageTemplate.objects.filter(name="Broken").exists()
+    response = admin_client.post(
+        url,
+        {
+            "name": "Good",
+            "channel": "email",
+            "subject": "Hi {{ contact.first_name }}",
+            "html_body": "<p>x</p>",
+        },
+    )
+    assert response.status_code == 302
+    assert MessageTemplate.objects.get(name="Good").updated_at is not None
+
+
+def test_preview_page_and_htmx_partial(
+    admin_client, email_template, make_contact, django_assert_max_num_queries
+):
+    contact = make_contact(first_name="Zoe")
+    url = reverse("admin:messaging_messagetemplate_preview", args=[email_template.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    assert b"We miss you, Alex" in page.content  # made-up contact by default
+    assert b"hx-get" in page.content
+    with django_assert_max_num_queries(9):
+        partial = admin_client.get(url, {"contact": contact.pk}, headers={"HX-Request": "true"})
+    assert partial.status_code == 200
+    assert b"We miss you, Zoe" in partial.content
+    assert b"<html" not in partial.content.lower()[:200]  # a fragment, not a page
+    assert "HX-Request" in partial["Vary"]
+    assert b"/m/c/" not in partial.content  # previews are not tracked
+
+
+def test_preview_shows_render_errors_instead_of_crashing(admin_client, make_contact):
+    template = MessageTemplate.objects.create(name="bad", channel="email", subject="{% if %}", html_body="x")
+    response = admin_client.get(reverse("admin:messaging_messagetemplate_preview", args=[template.pk]))
+    assert response.status_code == 200
+    assert b"cannot be rendered" in response.content
+
+
+def test_received_mail_admin_shows_parts(admin_client):
+    mail = ReceivedMail.objects.create(
+        subject="Hello",
+        recipients="a@example.com",
+        raw=(
+            "Subject: Hello\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n\n"
+            "--b\nContent-Type: text/plain\n\nplain body\n"
+            "--b\nContent-Type: text/html\n\n<p>html body</p>\n--b--\n"
+        ),
+    )
+    assert admin_client.get(reverse("admin:messaging_receivedmail_changelist")).status_code == 200
+    response = admin_client.get(reverse("admin:messaging_receivedmail_change", args=[mail.pk]))
+    assert b"plain body" in response.content
+    assert b"&lt;p&gt;html body&lt;/p&gt;" in response.content  # inside srcdoc, escaped

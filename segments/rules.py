@@ -524,10 +524,10 @@ def _compile_segment(cond: dict, ctx: _Context) -> Q:
     if rules is None:
         raise _Invalid(f"segment {segment_id} does not exist")
     inner = _Context(now=ctx.now, seen_segments=ctx.seen_segments | {segment_id}, depth=ctx.depth + 1)
-    try:
-        q = _compile_node(rules or {}, inner, [], "")
-    except RuleError as exc:
-        raise _Invalid(f"segment {segment_id} has invalid rules: {exc}") from None
+    inner_errors: list[tuple[str, str]] = []
+    q = _compile_node(rules or {}, inner, inner_errors, "")
+    if inner_errors:
+        raise _Invalid(f"segment {segment_id} has invalid rules: {RuleError(inner_errors)}")
     return q if cond["operator"] == "in" else ~q
 
 
@@ -551,6 +551,24 @@ def _compile_coupon(cond: dict, ctx: _Context) -> Q:
     return ~exists if op in ("not_assigned", "not_redeemed") else exists
 
 
+def _compile_message(cond: dict, ctx: _Context) -> Q:
+    """A message (messaging.Message) sent / opened / clicked, optionally of a template, journey or step."""
+    try:
+        from messaging.models import Message
+    except ImportError:
+        raise _Invalid("messages are not available") from None
+    op = cond["operator"]
+    moment = {"sent": "sent_at", "opened": "opened_at", "clicked": "clicked_at"}[op.removeprefix("not_")]
+    q = Q(contact_id=OuterRef("pk"), **{f"{moment}__isnull": False})
+    for key, column in (("template", "template_id"), ("journey", "journey_id"), ("step", "step_id")):
+        if cond.get(key) is not None:
+            q &= Q(**{column: _identifier(cond[key], key)})
+    start, end = _period(cond, ctx.now)
+    q &= _in_period(moment, start, end)
+    exists = Q(Exists(Message.objects.filter(q)))
+    return ~exists if op.startswith("not_") else exists
+
+
 def _compile_journey(cond: dict, ctx: _Context) -> Q:
     try:
         from journeys.models import Enrollment
@@ -558,7 +576,7 @@ def _compile_journey(cond: dict, ctx: _Context) -> Q:
         raise _Invalid("journeys are not available") from None
     q = Q(contact_id=OuterRef("pk"), journey_id=_identifier(cond.get("value"), "value"))
     if cond.get("state") is not None:
-        q &= Q(state=_text(cond["state"], "state"))
+        q &= Q(state__in=_text_list(cond["state"], "state", choices=list(Enrollment.State.values)))
     exists = Q(Exists(Enrollment.objects.filter(q)))
     return exists if cond["operator"] == "enrolled" else ~exists
 
@@ -778,12 +796,21 @@ FIELDS: dict[str, FieldSpec] = {
             ("pool", "period"),
         ),
         FieldSpec(
+            "message",
+            "Message sent / opened / clicked",
+            "Engagement",
+            ("sent", "opened", "clicked", "not_sent", "not_opened", "not_clicked"),
+            _compile_message,
+            'optional "template", "journey", "step" (ids); ' + _PERIOD,
+            ("template", "journey", "step", "period"),
+        ),
+        FieldSpec(
             "journey",
             "Journey",
             "Journeys",
             ("enrolled", "not_enrolled"),
             _compile_journey,
-            'value: journey id; optional "state"',
+            'value: journey id; optional "state": a state or list of states',
             ("state",),
         ),
     ]

@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from segments import views
 
 app_name = "segments"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("rules/preview/", views.rules_preview_view, name="rules-preview"),
+    path("runs/<int:run_id>/progress/", views.scoring_run_progress_view, name="run-progress"),
+]

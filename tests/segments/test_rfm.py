@@ -43,9 +43,18 @@ def test_all_equal_values_score_in_the_middle():
 def test_all_125_combinations_have_a_named_segment():
     segment_map = rfm.segment_map_build(rfm.DEFAULT_SEGMENT_MAP)
     expected_names = {
-        "Champions", "Loyal Customers", "Potential Loyalists", "New Customers", "Promising", "Need Attention",
-        "About To Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost",
-    }  # fmt: skip
+        "Champions",
+        "Loyal Customers",
+        "Potential Loyalists",
+        "New Customers",
+        "Promising",
+        "Need Attention",
+        "About To Sleep",
+        "At Risk",
+        "Can't Lose Them",
+        "Hibernating",
+        "Lost",
+    }
     seen = set()
     for r, f, m in itertools.product(range(1, 6), repeat=3):
         name = segment_map.name_for(r, f, m)

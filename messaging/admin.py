@@ -119,11 +119,15 @@ class PreviewForm(forms.Form):
         if contact_admin is not None and contact_admin.search_fields:
             from django.contrib.admin.widgets import AutocompleteSelect
 
-            field = Message._meta.get_field("contact")
-            self.fields["contact"].widget = AutocompleteSelect(field, admin_site)
+            widget = AutocompleteSelect(Message._meta.get_field("contact"), admin_site)
         else:  # contacts admin without search: type the id
-            self.fields["contact"].widget = forms.NumberInput(attrs={"placeholder": "Contact id"})
-        self.fields["contact"].help_text = "Empty: a made-up contact (Alex Example)."
+            widget = forms.NumberInput(attrs={"placeholder": "Contact id"})
+        self.fields["contact"] = forms.ModelChoiceField(
+            queryset=Contact.objects.all(),
+            required=False,
+            widget=widget,
+            help_text="Empty: a made-up contact (Alex Example).",
+        )
 
 
 def _rendered_parts(template: MessageTemplate, context: dict, *, message_id=None, track=False) -> dict:

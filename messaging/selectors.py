@@ -44,6 +44,23 @@ def contact_last_messages(*, contact_id: int, limit: int = 10) -> list[Message]:
     )
 
 
+def contact_story_context(contact: Contact) -> dict:
+    """The contact page's "Messages" section: the last messages (one query)."""
+    return {
+        "story_messages": contact_last_messages(contact_id=contact.pk, limit=10),
+        "story_contact_id": contact.pk,
+    }
+
+
+def messages_stale_queued(*, older_than: dt.timedelta, limit: int = 5000) -> list[int]:
+    """Messages still queued long after they were created (their delivery task was lost)."""
+    return list(
+        Message.objects.filter(status=Message.Status.QUEUED, created_at__lt=now() - older_than)
+        .order_by("status", "created_at")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
 # --- Context encoding: Outgoing.context is stored as JSON with dates tagged -----------------
 
 

@@ -540,6 +540,18 @@ def messages_recover_interrupted(*, older_than: dt.timedelta | None = None) -> i
     )
 
 
+def messages_redeliver_stale(*, older_than: dt.timedelta | None = None) -> int:
+    """Hand messages that stayed queued too long (lost task, released batch) to delivery again.
+    Harmless if another task also has them: delivery claims only queued rows."""
+    from messaging.selectors import messages_stale_queued
+
+    if older_than is None:
+        older_than = dt.timedelta(minutes=10)
+    ids = messages_stale_queued(older_than=older_than)
+    messages_deliver_later(message_ids=ids)
+    return len(ids)
+
+
 # --- Tracking --------------------------------------------------------------------------------
 
 CLICK_EVENT = {

@@ -19,3 +19,8 @@ def deliver(message_ids: list[int]) -> str:
 @shared_task(name="messaging.recover_interrupted")
 def recover_interrupted() -> int:
     return services.messages_recover_interrupted()
+
+
+@shared_task(name="messaging.redeliver_stale")
+def redeliver_stale() -> int:
+    return services.messages_redeliver_stale()

@@ -172,3 +172,26 @@ def test_rate_limit_setting_slows_real_delivery(settings, make_contact, sms_temp
     started = time.monotonic()
     assert len(messages_deliver(message_ids=ids).sent) == 5
     assert time.monotonic() - started >= 0.19  # 4 gaps of 1/20 s
+
+
+def test_vapid_keys_command_prints_a_usable_pair(settings, http_server, make_contact, push_template):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("vapid_keys", stdout=out)
+    values = dict(line.split("=", 1) for line in out.getvalue().split())
+    assert len(base64.urlsafe_b64decode(values["MESSAGING_VAPID_PUBLIC_KEY"] + "==")) == 65
+    settings.MESSAGING_PUSH_BACKEND = "messaging.backends.push.WebPushBackend"
+    settings.MESSAGING_VAPID_PRIVATE_KEY = values["MESSAGING_VAPID_PRIVATE_KEY"]
+    receiver = ec.generate_private_key(ec.SECP256R1()).public_key()
+    point = receiver.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    contact = make_contact()
+    PushSubscription.objects.create(
+        contact=contact, endpoint=f"{http_server.url}/push/1", p256dh=b64(point), auth=b64(os.urandom(16))
+    )
+    ids = messages_queue(
+        template=push_template, outgoing=[Outgoing(contact_id=contact.pk, idempotency_key="v", context={})]
+    )
+    assert messages_deliver(message_ids=ids).sent == ids

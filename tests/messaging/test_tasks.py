@@ -1,0 +1,73 @@
+import datetime as dt
+
+import pytest
+from django.utils.timezone import now
+
+from contacts.story import story_render_context
+from messaging import tasks
+from messaging.models import Message
+from messaging.services import Outgoing, messages_deliver_later, messages_queue, messages_redeliver_stale
+from winback.celery import app
+from winback.schedule import CELERY_BEAT_SCHEDULE
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def eager():
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+def queue(template, contacts):
+    return messages_queue(
+        template=template,
+        outgoing=[Outgoing(contact_id=c.pk, idempotency_key=f"t{c.pk}", context={}) for c in contacts],
+    )
+
+
+def test_deliver_task_sends(smtp_sink, make_contact, email_template):
+    ids = queue(email_template, [make_contact()])
+    assert tasks.deliver(ids).startswith("1 sent")
+    assert len(smtp_sink.received) == 1
+
+
+def test_deliver_later_runs_after_commit(
+    eager, smtp_sink, make_contact, email_template, django_capture_on_commit_callbacks
+):
+    ids = queue(email_template, [make_contact(), make_contact()])
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        messages_deliver_later(message_ids=ids)
+        assert smtp_sink.received == []  # nothing before commit
+    assert len(callbacks) == 1
+    assert len(smtp_sink.received) == 2
+
+
+def test_stale_queued_messages_are_redelivered(
+    eager, smtp_sink, make_contact, email_template, django_capture_on_commit_callbacks
+):
+    old, fresh = make_contact(), make_contact()
+    queue(email_template, [old, fresh])
+    Message.objects.filter(contact=old).update(created_at=now() - dt.timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert messages_redeliver_stale() == 1
+    assert [m["To"] for m in smtp_sink.received] == [old.email]
+
+
+def test_sweepers_are_in_the_beat_schedule():
+    tasks_scheduled = {entry["task"] for entry in CELERY_BEAT_SCHEDULE.values()}
+    assert {"messaging.recover_interrupted", "messaging.redeliver_stale"} <= tasks_scheduled
+    assert tasks.recover_interrupted() == 0
+
+
+def test_contact_story_lists_last_messages(admin_client, smtp_sink, make_contact, email_template):
+    contact = make_contact()
+    tasks.deliver(queue(email_template, [contact]))
+    (section,) = [s for s in story_render_context(contact=contact) if s["title"] == "Messages"]
+    assert [m.template.name for m in section["context"]["story_messages"]] == [email_template.name]
+    from django.template.loader import render_to_string
+
+    html = render_to_string(section["template"], section["context"])
+    assert "Winback email" in html and f"?contact_id={contact.pk}" in html

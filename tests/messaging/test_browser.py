@@ -5,7 +5,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_marketer_previews_a_template_for_a_chosen_contact(
-    page, live_server, admin_user, make_contact, email_template
+    page, live_server, admin_user, make_contact, email_template, tmp_path
 ):
     contact = make_contact(first_name="Yasmin", last_name="Browser", email="yasmin@example.com")
     page.goto(f"{live_server.url}{reverse('admin:login')}")

@@ -275,6 +275,10 @@ class ImportJob(models.Model):
         FAILED = "failed", "Failed"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    format = models.CharField(
+        max_length=16, default="auto", help_text="auto, winback or shopify; the detected one once read."
+    )
+    phase = models.CharField(max_length=16, blank=True, help_text="validating or writing, while running.")
     file = models.FileField(upload_to="imports/%Y/%m/", blank=True)
     original_name = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

@@ -1,5 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from contacts import api
 
 app_name = "contacts"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("contacts/", api.contacts_post, name="api-contacts"),
+    path("orders/", api.orders_post, name="api-orders"),
+    path("events/", api.events_post, name="api-events"),
+]

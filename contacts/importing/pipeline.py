@@ -1,0 +1,288 @@
+"""The one import path: rows -> validate all -> (nothing written on any error) -> upsert in batches.
+
+`csv_import` (admin upload, background job, `manage.py import_csv`) and `records_import`
+(the JSON API) share everything after reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from contacts.importing import reader
+from contacts.importing.schema import FIELDS, order_finish, order_line_add, row_clean
+from contacts.models import Contact
+from contacts.services.contacts import contacts_upsert
+from contacts.services.orders import events_record, orders_upsert, products_upsert
+from contacts.services.results import RowError, RowErrors, UpsertResult
+
+BATCH_SIZE = 5000
+MAX_ERRORS = 1000  # reported; counting goes on
+CACHE_ROWS = 250_000  # cleaned rows kept between validation and writing (bigger files are read twice)
+
+Progress = Callable[[str, int, int], None]  # phase (validating, writing), rows done, rows in total
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    format: str = ""
+    encoding: str = ""
+    delimiter: str = ","
+    total_rows: int = 0
+    created: int = 0
+    updated: int = 0
+    errors: list[dict] = field(default_factory=list)
+    error_count: int = 0
+    dry_run: bool = False
+    sample: list[dict] = field(default_factory=list)  # first cleaned rows, for a preview
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    def error_add(self, errors: Iterable[RowError]) -> None:
+        for error in errors:
+            self.error_count += 1
+            if len(self.errors) < MAX_ERRORS:
+                self.errors.append(error.as_dict())
+
+
+class _DryRun(Exception):  # noqa: N818 - control flow to roll back a trial run
+    pass
+
+
+def csv_import(
+    *,
+    kind: str,
+    data: bytes,
+    format_name: str = "auto",
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    source: str = Contact.ConsentSource.IMPORT,
+) -> ImportResult:
+    """Import a CSV file of `kind` (contacts, products, orders). See README, section csv."""
+    text, encoding = reader.text_decode(data=data)
+    delimiter = reader.delimiter_detect(text=text)
+    headers = reader.csv_headers(text=text, delimiter=delimiter)
+    result = ImportResult(kind=kind, encoding=encoding, delimiter=delimiter, dry_run=dry_run)
+    if not headers or not any(h.strip() for h in headers):
+        result.error_add([RowError(1, "", "The file is empty (no header row).")])
+        return result
+    column_map, errors = reader.columns_map(kind=kind, headers=headers, format_name=format_name)
+    if column_map:
+        result.format = column_map.format.name
+    if errors:
+        result.error_add(errors)
+        return result
+    result.total_rows = max(0, text.count("\n") - 1 + (0 if text.endswith("\n") else 1))  # estimate
+    return _run(
+        kind=kind,
+        records=lambda: reader.csv_records(text=text, delimiter=delimiter, column_map=column_map),
+        names=column_map.names,
+        result=result,
+        progress=progress,
+        source=source,
+    )
+
+
+def records_import(
+    *,
+    kind: str,
+    records: list[dict[str, Any]],
+    dry_run: bool = False,
+    source: str = Contact.ConsentSource.API,
+) -> ImportResult:
+    """Import already-parsed objects (the JSON API). Row numbers are list positions (0-based).
+
+    Keys are the canonical field names; orders carry `lines: [{sku, product_name, quantity,
+    unit_price}]`; contacts may carry `attributes: {...}`.
+    """
+    result = ImportResult(kind=kind, format="json", dry_run=dry_run)
+    rows: list[tuple[int, dict]] = []
+    allowed = set(FIELDS[kind]) | ({"attributes"} if kind == "contacts" else set())
+    if kind == "orders":
+        allowed.add("lines")
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            result.error_add([RowError(index, "", "Expected an object.")])
+            continue
+        unknown = sorted(set(record) - allowed)
+        if unknown:
+            result.error_add([RowError(index, name, "Unknown field.") for name in unknown])
+            continue
+        if kind == "contacts" and "attributes" in record and not isinstance(record["attributes"], dict):
+            result.error_add([RowError(index, "attributes", "Expected an object.")])
+            continue
+        if kind == "orders":
+            lines = record.get("lines") or []
+            if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
+                result.error_add([RowError(index, "lines", "Expected a list of objects.")])
+                continue
+            head = {k: v for k, v in record.items() if k != "lines"}
+            if not lines:
+                rows.append((index, head))
+            for line in lines:
+                rows.append((index, {**head, **{k: v for k, v in line.items() if k != "lines"}}))
+        else:
+            rows.append((index, record))
+    if result.error_count:
+        return result
+    return _run(kind=kind, records=lambda: iter(rows), names={}, result=result, progress=None, source=source)
+
+
+def _run(
+    *,
+    kind: str,
+    records: Callable[[], Iterator[tuple[int, dict]]],
+    names: dict[str, str],
+    result: ImportResult,
+    progress: Progress | None,
+    source: str,
+) -> ImportResult:
+    # Pass 1: validate every row, keep cleaned rows while they fit.
+    cache: list[dict] | None = []
+    summary: dict[str, list] = {}  # orders: order id -> [first row, placed, contact, total, price]
+    last_order = None
+    contiguous = True
+    estimate, result.total_rows = result.total_rows, 0
+    for number, raw in records():
+        result.total_rows += 1
+        if progress and result.total_rows % BATCH_SIZE == 0:
+            progress("validating", result.total_rows, max(estimate, result.total_rows))
+        cleaned, errors = row_clean(kind=kind, raw=raw, row=number, columns=names)
+        if errors:
+            result.error_add(errors)
+            continue
+        if kind == "orders":
+            order_id = cleaned["order_id"]
+            if order_id != last_order and order_id in summary:
+                contiguous = False
+            last_order = order_id
+            seen = summary.setdefault(order_id, [number, False, False, False, False])
+            seen[1] |= cleaned.get("placed_at") is not None
+            seen[2] |= bool(cleaned.get("customer_id") or cleaned.get("email"))
+            seen[3] |= cleaned.get("total") is not None
+            seen[4] |= cleaned.get("unit_price") is not None
+        if cache is not None:
+            if len(cache) < CACHE_ROWS:
+                cache.append(cleaned)
+            else:
+                cache = None
+        if len(result.sample) < 10:
+            result.sample.append(cleaned)
+    for first, placed, contact, total, price in summary.values():
+        probe = {
+            "_row": first,
+            "placed_at": True if placed else None,
+            "email": "x" if contact else None,
+            "total": 1 if total else None,
+            "lines": [{"unit_price": 1}] if price else [],
+        }
+        result.error_add(order_finish(order=probe, columns=names))
+    if result.error_count:
+        return result
+
+    # Pass 2: write, all or nothing.
+    def cleaned_rows() -> Iterator[dict]:
+        if cache is not None:
+            yield from cache
+            return
+        for number, raw in records():
+            yield row_clean(kind=kind, raw=raw, row=number, columns=names)[0]
+
+    try:
+        with transaction.atomic():
+            _write(
+                kind=kind,
+                rows=cleaned_rows(),
+                contiguous=contiguous,
+                result=result,
+                progress=progress,
+                source=source,
+                names=names,
+            )
+            if result.dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    except RowErrors as exc:
+        result.created = result.updated = 0
+        result.error_add(exc.errors)
+    return result
+
+
+def _units(
+    kind: str, rows: Iterator[dict], contiguous: bool, names: dict[str, str]
+) -> Iterator[tuple[int, dict]]:
+    """(rows consumed, unit to write): a row, or for orders one order with its lines."""
+    if kind != "orders":
+        for row in rows:
+            yield 1, row
+        return
+    if not contiguous:
+        grouped: dict[str, dict] = {}
+        count = 0
+        for row in rows:
+            grouped[row["order_id"]] = order_line_add(order=grouped.get(row["order_id"]), row=row)
+            count += 1
+        for order in grouped.values():
+            order_finish(order=order, columns=names)
+            yield count, order
+            count = 0
+        return
+    order, count = None, 0
+    for row in rows:
+        if order is not None and order["order_id"] != row["order_id"]:
+            order_finish(order=order, columns=names)
+            yield count, order
+            order, count = None, 0
+        order = order_line_add(order=order, row=row)
+        count += 1
+    if order is not None:
+        order_finish(order=order, columns=names)
+        yield count, order
+
+
+def _write(
+    *,
+    kind: str,
+    rows: Iterator[dict],
+    contiguous: bool,
+    result: ImportResult,
+    progress: Progress | None,
+    source: str,
+    names: dict[str, str],
+) -> None:
+    batch: list[dict] = []
+    consumed = processed = 0
+
+    def flush() -> None:
+        nonlocal processed, consumed
+        if not batch:
+            return
+        if kind == "contacts":
+            outcome: UpsertResult = contacts_upsert(rows=batch, source=source)
+        elif kind == "products":
+            outcome = products_upsert(rows=batch)
+        elif kind == "orders":
+            outcome = orders_upsert(orders=batch, source=source)
+        else:
+            outcome = events_record(events=batch, source=source)
+        result.created += outcome.created
+        result.updated += outcome.updated
+        processed += consumed
+        consumed = 0
+        batch.clear()
+        if progress:
+            progress("writing", processed, result.total_rows)
+
+    for used, unit in _units(kind, rows, contiguous, names):
+        batch.append(unit)
+        consumed += used
+        if len(batch) >= BATCH_SIZE:
+            flush()
+    flush()

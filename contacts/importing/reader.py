@@ -1,0 +1,131 @@
+"""Bytes to rows: encoding and delimiter detection, header mapping to canonical fields."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from contacts.importing.formats import Format, formats
+from contacts.importing.schema import REQUIRED
+from contacts.services.results import RowError
+
+DELIMITERS = (",", ";", "\t")
+
+
+def text_decode(*, data: bytes) -> tuple[str, str]:
+    """UTF-8 (with or without BOM), else Windows-1252/Latin-1 as Excel writes it."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+        bom = True
+    else:
+        bom = False
+    try:
+        return data.decode("utf-8"), "utf-8-sig" if bom else "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def delimiter_detect(*, text: str) -> str:
+    """The delimiter used most in the header line, outside quotes."""
+    header = text.split("\n", 1)[0]
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for char in header:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+@dataclass
+class ColumnMap:
+    format: Format
+    fields: list[tuple[str, int]]  # canonical field, column index
+    attributes: list[tuple[str, int]]  # attribute name, column index
+    names: dict[str, str]  # canonical field -> column name as written in the file
+
+    def record(self, cells: list[str]) -> dict:
+        size = len(cells)
+        raw = {name: cells[i] if i < size else "" for name, i in self.fields}
+        if self.attributes:
+            raw["attributes"] = {name: cells[i] for name, i in self.attributes if i < size}
+        return raw
+
+
+def _map(kind: str, fmt: Format, headers: list[str]) -> tuple[ColumnMap, list[str]]:
+    lookup = {h.strip().lower(): i for i, h in reversed(list(enumerate(headers)))}
+    fields, names = [], {}
+    for name, aliases in fmt.columns.get(kind, {}).items():
+        for alias in aliases:
+            if alias.lower() in lookup:
+                fields.append((name, lookup[alias.lower()]))
+                names[name] = headers[lookup[alias.lower()]].strip()
+                break
+    attributes = []
+    for header, attribute in fmt.attributes.get(kind, {}).items():
+        if header.lower() in lookup:
+            attributes.append((attribute, lookup[header.lower()]))
+    for i, header in enumerate(headers):
+        for prefix in fmt.attribute_prefixes:
+            if header.strip().lower().startswith(prefix) and len(header.strip()) > len(prefix):
+                attributes.append((header.strip()[len(prefix) :], i))
+    if kind != "contacts":
+        attributes = []
+    missing = [
+        " or ".join(f'"{fmt.columns[kind][a][0]}"' for a in alternatives)
+        for alternatives in REQUIRED[kind]
+        if not any(a in names for a in alternatives)
+    ]
+    return ColumnMap(fmt, fields, attributes, names), missing
+
+
+def columns_map(
+    *, kind: str, headers: list[str], format_name: str = "auto"
+) -> tuple[ColumnMap | None, list[RowError]]:
+    """Pick the format (auto: the best match of the headers) and map its columns."""
+    candidates = formats()
+    if format_name != "auto":
+        if format_name not in candidates:
+            return None, [RowError(1, "", f"Unknown format {format_name!r} (use {', '.join(candidates)}).")]
+        candidates = {format_name: candidates[format_name]}
+    scored = []
+    header_set = {h.strip().lower() for h in headers}
+    for fmt in candidates.values():
+        if kind not in fmt.columns:
+            continue
+        column_map, missing = _map(kind, fmt, headers)
+        signature = sum(1 for s in fmt.signature.get(kind, ()) if s.lower() in header_set)
+        scored.append((not missing, signature, len(column_map.fields), column_map, missing))
+    if not scored:
+        return None, [RowError(1, "", f"The {format_name} format has no {kind} import.")]
+    scored.sort(key=lambda s: s[:3], reverse=True)
+    _, _, _, column_map, missing = scored[0]
+    if missing:
+        return column_map, [
+            RowError(1, m.replace('"', ""), f"Missing required column {m} ({column_map.format.label}).")
+            for m in missing
+        ]
+    return column_map, []
+
+
+def csv_records(*, text: str, delimiter: str, column_map: ColumnMap) -> Iterator[tuple[int, dict]]:
+    """(row number as a spreadsheet shows it, raw canonical values) for each non-empty data row."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    next(reader, None)
+    for number, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        yield number, column_map.record(cells)
+
+
+def csv_headers(*, text: str, delimiter: str) -> list[str]:
+    return next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=delimiter), [])

@@ -1,0 +1,233 @@
+"""The canonical fields of each import kind and how a raw value becomes a stored one.
+
+Formats (winback, shopify) only map their column names to these fields; the API sends
+these names directly. Everything goes through `row_clean`, so CSV and API validate alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from contacts.models import Contact, Event, Order
+from contacts.services import normalise as n
+from contacts.services.results import RowError
+
+KINDS = ("contacts", "products", "orders", "events")
+
+
+def _text(limit: int) -> Callable[[Any], str | None]:
+    def clean(value: Any) -> str | None:
+        return n.text_normalise(value=value, max_length=limit) or None
+
+    return clean
+
+
+def _identifier(value: Any) -> str | None:
+    """Ids as shops export them; Shopify prefixes numbers with ' so spreadsheets keep them as text."""
+    return (
+        n.text_normalise(value=str(value if value is not None else "").strip().lstrip("'"), max_length=100)
+        or None
+    )
+
+
+def _choice(choices: dict[str, str], what: str) -> Callable[[Any], str | None]:
+    def clean(value: Any) -> str | None:
+        raw = str(value or "").strip().lower()
+        if not raw:
+            return None
+        if raw not in choices:
+            raise ValueError(f"{raw!r} is not a known {what} ({', '.join(sorted(set(choices.values())))}).")
+        return choices[raw]
+
+    return clean
+
+
+CONTACT_STATUSES = {s.value: s.value for s in Contact.Status} | {
+    "subscribed": "active",
+    "enabled": "active",
+    "disabled": "active",
+    "invited": "active",
+    "declined": "active",
+}
+# Shopify's financial statuses map to ours; "partially refunded" still counts as a purchase.
+ORDER_STATUSES = {s.value: s.value for s in Order.Status} | {
+    "pending": "placed",
+    "authorized": "placed",
+    "partially_paid": "placed",
+    "partially_refunded": "paid",
+    "voided": "cancelled",
+    "canceled": "cancelled",
+    "expired": "cancelled",
+    "completed": "paid",
+    "shipped": "fulfilled",
+}
+EVENT_KINDS = {k.value: k.value for k in Event.Kind}
+
+FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "contacts": {
+        "external_id": _identifier,
+        "email": lambda v: n.email_normalise(value=v),
+        "phone": lambda v: n.phone_normalise(value=v),
+        "first_name": _text(100),
+        "last_name": _text(100),
+        "locale": _text(16),
+        "country": lambda v: n.country_normalise(value=v) or None,
+        "timezone": lambda v: n.timezone_normalise(value=v) or None,
+        "signed_up_at": lambda v: n.datetime_normalise(value=v),
+        "email_consent": lambda v: n.boolean_normalise(value=v),
+        "sms_consent": lambda v: n.boolean_normalise(value=v),
+        "push_consent": lambda v: n.boolean_normalise(value=v),
+        "status": _choice(CONTACT_STATUSES, "status"),
+        "tags": lambda v: n.tags_normalise(value=v) or None,
+        "last_activity_at": lambda v: n.datetime_normalise(value=v),
+    },
+    "products": {
+        "sku": _text(100),
+        "name": _text(255),
+        "category": _text(100),
+        "brand": _text(100),
+        "price": lambda v: n.amount_normalise(value=v),
+        "url": _text(500),
+        "image_url": _text(500),
+    },
+    "orders": {
+        "order_id": _identifier,
+        "customer_id": _identifier,
+        "email": lambda v: n.email_normalise(value=v),
+        "first_name": _text(100),
+        "last_name": _text(100),
+        "placed_at": lambda v: n.datetime_normalise(value=v),
+        "status": _choice(ORDER_STATUSES, "order status"),
+        "cancelled_at": lambda v: n.datetime_normalise(value=v),
+        "fulfillment_status": _text(50),
+        "currency": lambda v: n.text_normalise(value=v, max_length=3).upper() or None,
+        "total": lambda v: n.amount_normalise(value=v),
+        "coupon_code": _text(64),
+        "sku": _text(100),
+        "product_name": _text(255),
+        "quantity": lambda v: n.integer_normalise(value=v, minimum=1),
+        "unit_price": lambda v: n.amount_normalise(value=v),
+    },
+    "events": {
+        "external_id": _identifier,
+        "customer_id": _identifier,
+        "email": lambda v: n.email_normalise(value=v),
+        "kind": _choice(EVENT_KINDS, "event kind"),
+        "occurred_at": lambda v: n.datetime_normalise(value=v),
+        "message_id": lambda v: n.integer_normalise(value=v),
+        "properties": lambda v: v if isinstance(v, dict) else None,
+    },
+}
+
+# Each entry: alternatives, one of which must be a column (and, per row, have a value).
+REQUIRED: dict[str, list[tuple[str, ...]]] = {
+    "contacts": [("external_id", "email")],
+    "products": [("sku",), ("name",)],
+    "orders": [("order_id",), ("placed_at",), ("customer_id", "email"), ("total", "unit_price")],
+    "events": [("kind",), ("customer_id", "email")],
+}
+# Checked per order (order-level values may sit on the first line only, as in Shopify exports).
+ROW_REQUIRED: dict[str, list[tuple[str, ...]]] = {
+    "contacts": [("external_id", "email")],
+    "products": [("sku",), ("name",)],
+    "orders": [("order_id",)],
+    "events": [("kind",), ("customer_id", "email")],
+}
+ORDER_REQUIRED = [("placed_at",), ("customer_id", "email")]
+NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def attribute_value(value: Any) -> Any:
+    """Attribute cells: numbers become numbers (for segment rules), the rest stays text."""
+    if not isinstance(value, str):
+        return value
+    raw = value.strip()
+    if NUMBER_RE.match(raw):
+        return float(raw) if "." in raw else int(raw)
+    return raw
+
+
+def row_clean(
+    *, kind: str, raw: dict[str, Any], row: int, columns: dict[str, str]
+) -> tuple[dict[str, Any], list[RowError]]:
+    """Clean one row of canonical raw values. `columns` names each field's source column."""
+    cleaned: dict[str, Any] = {"_row": row}
+    errors: list[RowError] = []
+    fields = FIELDS[kind]
+    for name, value in raw.items():
+        if name == "attributes":
+            if value:
+                cleaned["attributes"] = {
+                    k: attribute_value(v) for k, v in value.items() if v not in ("", None)
+                }
+            continue
+        cleaner = fields.get(name)
+        if cleaner is None:
+            continue
+        try:
+            cleaned[name] = cleaner(value)
+        except ValueError as exc:
+            errors.append(RowError(row, columns.get(name, name), str(exc)))
+    if not errors:
+        for alternatives in ROW_REQUIRED[kind]:
+            if all(cleaned.get(a) in (None, "") for a in alternatives):
+                label = " or ".join(columns.get(a, a) for a in alternatives)
+                errors.append(
+                    RowError(row, columns.get(alternatives[0], alternatives[0]), f"{label} is required.")
+                )
+    return cleaned, errors
+
+
+def order_finish(*, order: dict[str, Any], columns: dict[str, str]) -> list[RowError]:
+    """Checks and derived values once all lines of one order are known."""
+    errors = []
+    row = order.get("_row", 0)
+    for alternatives in ORDER_REQUIRED:
+        if all(order.get(a) in (None, "") for a in alternatives):
+            label = " or ".join(columns.get(a, a) for a in alternatives)
+            errors.append(
+                RowError(
+                    row, columns.get(alternatives[0], alternatives[0]), f"{label} is required for the order."
+                )
+            )
+    if order.get("total") is None and not any(line.get("unit_price") is not None for line in order["lines"]):
+        errors.append(RowError(row, columns.get("total", "total"), "The order needs a total or line prices."))
+    if order.get("cancelled_at"):
+        order["status"] = Order.Status.CANCELLED
+    elif (order.get("fulfillment_status") or "").lower() == "fulfilled" and order.get("status") in (
+        None,
+        Order.Status.PAID,
+    ):
+        order["status"] = Order.Status.FULFILLED
+    return errors
+
+
+ORDER_LEVEL = (
+    "order_id",
+    "customer_id",
+    "email",
+    "first_name",
+    "last_name",
+    "placed_at",
+    "status",
+    "cancelled_at",
+    "fulfillment_status",
+    "currency",
+    "total",
+    "coupon_code",
+)
+LINE_LEVEL = ("sku", "product_name", "quantity", "unit_price", "_row")
+
+
+def order_line_add(*, order: dict[str, Any] | None, row: dict[str, Any]) -> dict[str, Any]:
+    """Fold one cleaned line row into its order (order-level values: first non-empty wins)."""
+    if order is None:
+        order = {"_row": row["_row"], "lines": []}
+    for name in ORDER_LEVEL:
+        if order.get(name) in (None, "") and row.get(name) not in (None, ""):
+            order[name] = row[name]
+    if any(row.get(name) is not None for name in ("sku", "product_name", "unit_price")):
+        order["lines"].append({name: row.get(name) for name in LINE_LEVEL})
+    return order

@@ -140,6 +140,7 @@ def scores_compute(
 ) -> tuple[dict[str, np.ndarray], dict | None, str]:
     """Scores for all contacts (arrays aligned to sorted `contact_ids`), the CLV fit, why CLV is missing."""
     n = len(contact_ids)
+    totals = np.round(totals, 2)  # cents: float sums must not break ties between equal spenders
     position = np.searchsorted(contact_ids, buyer_ids)
     now_ts = as_of.timestamp()
     day = 86_400.0

@@ -61,3 +61,34 @@ def transition_matrix(*, field: str, start: dt.datetime, end: dt.datetime) -> di
         .values_list("old", "new", "n")
     )
     return {(old, new): n for old, new, n in rows}
+
+
+def contact_segments(*, contact_id: int, limit: int = 100) -> list[Segment]:
+    """The segments a contact belongs to right now: one query for all segments (one boolean per segment)."""
+    from django.db.models import BooleanField, ExpressionWrapper
+
+    from segments.rules import RuleError
+
+    segments = list(Segment.objects.order_by("name")[:limit])
+    annotations = {}
+    for segment in segments:
+        try:
+            q = rules_compile(segment.rules, segment_id=segment.pk)
+        except RuleError:
+            continue
+        annotations[f"in_{segment.pk}"] = ExpressionWrapper(q, output_field=BooleanField())
+    if not annotations:
+        return []
+    row = Contact.objects.filter(pk=contact_id).annotate(**annotations).values(*annotations).first()
+    if row is None:
+        return []
+    return [s for s in segments if row.get(f"in_{s.pk}")]
+
+
+def contact_story_context(contact: Contact) -> dict:
+    return {
+        "score": contact_scores(contact_id=contact.pk),
+        "changes": contact_score_history(contact_id=contact.pk, limit=10),
+        "segments": contact_segments(contact_id=contact.pk),
+        "latest_run": scoring_run_latest(),
+    }

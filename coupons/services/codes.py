@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import IO
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils.timezone import now
 
 from coupons.models import Coupon, CouponPool
 from coupons.services.pools import pool_stock_check
@@ -61,7 +62,7 @@ def coupons_generate(*, pool: CouponPool, count: int, prefix: str = "", length: 
         )
     if len(prefix) + length > CODE_MAX_LENGTH:
         raise ValueError(f"Prefix and random part together may be at most {CODE_MAX_LENGTH} characters.")
-    if count * 100 > len(ALPHABET) ** length:
+    if count * 10_000 > len(ALPHABET) ** length:
         raise ValueError("Too many codes for this length: codes would be easy to guess. Use longer codes.")
 
     in_pool = Coupon.objects.filter(pool=pool)
@@ -73,13 +74,42 @@ def coupons_generate(*, pool: CouponPool, count: int, prefix: str = "", length: 
         for start in range(0, count - created, GENERATE_BATCH):
             size = min(GENERATE_BATCH, count - created - start)
             codes = set(random_codes(count=size, length=length, prefix=prefix))
-            with transaction.atomic():
-                Coupon.objects.bulk_create(
-                    (Coupon(pool=pool, code=code) for code in codes), batch_size=5000, ignore_conflicts=True
-                )
+            _insert_ignoring_conflicts(pool, codes)
         created = in_pool.count() - before
     pool_stock_check(pool=pool)
     return created
+
+
+def _insert_ignoring_conflicts(pool: CouponPool, codes: set[str]) -> None:
+    """Insert new codes; codes that already exist anywhere are silently skipped (unique index).
+
+    Equivalent to bulk_create(ignore_conflicts=True) without building a model instance per code,
+    which dominated the time for a million codes: one unnest() INSERT on PostgreSQL, executemany
+    on SQLite.
+    """
+    table = connection.ops.quote_name(Coupon._meta.db_table)
+    created_at = now()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} (pool_id, code, redemption, created_at) "
+                    "SELECT %s, unnest(%s::varchar[]), '', %s ON CONFLICT (code) DO NOTHING",
+                    [pool.pk, list(codes), created_at],
+                )
+        elif connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT OR IGNORE INTO {table} (pool_id, code, redemption, created_at) "
+                    "VALUES (%s, %s, '', %s)",
+                    [(pool.pk, code, created_at) for code in codes],
+                )
+        else:
+            Coupon.objects.bulk_create(
+                (Coupon(pool=pool, code=code, created_at=created_at) for code in codes),
+                batch_size=5000,
+                ignore_conflicts=True,
+            )
 
 
 @dataclass

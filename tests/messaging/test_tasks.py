@@ -71,3 +71,30 @@ def test_contact_story_lists_last_messages(admin_client, smtp_sink, make_contact
 
     html = render_to_string(section["template"], section["context"])
     assert "Winback email" in html and f"?contact_id={contact.pk}" in html
+
+
+def test_demo_templates_are_valid_render_and_seed_once(smtp_sink, make_contact):
+    from messaging.demo import message_templates_demo_seed
+
+    templates = message_templates_demo_seed()
+    assert len(message_templates_demo_seed()) == len(templates) == 4
+    contact = make_contact(
+        attributes={"referral_successful_count": 2, "referral_share_link": "https://s.example/r"}
+    )
+    for template in templates:
+        if template.channel != "email":
+            continue
+        ids = messages_queue(
+            template=template,
+            outgoing=[
+                Outgoing(
+                    contact_id=contact.pk,
+                    idempotency_key=f"demo{template.pk}",
+                    context={"coupon": {"code": "BACK10", "expires_at": dt.date(2030, 5, 1)}},
+                )
+            ],
+        )
+        assert tasks.deliver(ids).startswith("1 sent")
+    bodies = [m.get_body(("html",)).get_content() for m in smtp_sink.received]
+    assert "BACK10" in bodies[0] and "1 May 2030" in bodies[0]
+    assert "2 friends" in " ".join(bodies[1].split())

@@ -266,7 +266,11 @@ class MessageAdmin(admin.ModelAdmin):
             '<a href="{}">View</a>', reverse("admin:messaging_message_rendered", args=[obj.pk])
         )
 
-    @admin.action(description="Deliver selected queued messages now", permissions=["view"])
+    def has_deliver_permission(self, request) -> bool:
+        # The outbox is read-only; handing queued messages to delivery needs the change permission.
+        return request.user.has_perm("messaging.change_message")
+
+    @admin.action(description="Deliver selected queued messages now", permissions=["deliver"])
     def deliver_now(self, request, queryset):
         ids = list(queryset.filter(status=Message.Status.QUEUED).values_list("id", flat=True)[:10_000])
         services.messages_deliver_later(message_ids=ids)

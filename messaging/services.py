@@ -417,6 +417,7 @@ def _send_emails(messages: list[Message], contexts: dict[int, dict], claim: _Cla
                 },
             )
             email.attach_alternative(rendered.html, "text/html")
+            email.metadata = {"winback_message_id": str(message.pk)}  # django-anymail: sent to the ESP
             limiter.wait()
             try:
                 accepted = connection.send_messages([email])

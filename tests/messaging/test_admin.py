@@ -149,3 +149,28 @@ def test_preview_contact_autocomplete_finds_contacts(admin_client, email_templat
     )
     assert response.status_code == 200
     assert [r["id"] for r in response.json()["results"]] == [str(contact.pk)]
+
+
+def test_journey_filter_keeps_the_other_filters(admin_client, outbox):
+    response = admin_client.get(reverse("admin:messaging_message_changelist"), {"status__exact": "sent"})
+    assert b'<input type="hidden" name="status__exact" value="sent">' in response.content
+
+
+def test_deliver_now_action_hands_queued_messages_to_the_worker(
+    admin_client, outbox, smtp_sink, django_capture_on_commit_callbacks
+):
+    from winback.celery import app
+
+    queued = list(Message.objects.filter(status="queued", channel="email").values_list("id", flat=True))
+    assert len(queued) == 2
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = admin_client.post(
+                reverse("admin:messaging_message_changelist"),
+                {"action": "deliver_now", "_selected_action": [str(i) for i in queued]},
+            )
+    finally:
+        app.conf.task_always_eager = False
+    assert response.status_code == 302
+    assert set(Message.objects.filter(pk__in=queued).values_list("status", flat=True)) == {"sent"}

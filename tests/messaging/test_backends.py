@@ -195,3 +195,20 @@ def test_vapid_keys_command_prints_a_usable_pair(settings, http_server, make_con
         template=push_template, outgoing=[Outgoing(contact_id=contact.pk, idempotency_key="v", context={})]
     )
     assert messages_deliver(message_ids=ids).sent == ids
+
+
+def test_file_sms_backend_writes_one_file_per_sms(settings, tmp_path, make_contact, sms_template):
+    settings.MESSAGING_SMS_BACKEND = "messaging.backends.sms.FileBackend"
+    settings.MESSAGING_SMS_FILE_PATH = str(tmp_path)
+    contact = make_contact(first_name="Fi")
+    ids = messages_queue(
+        template=sms_template, outgoing=[Outgoing(contact_id=contact.pk, idempotency_key="f", context={})]
+    )
+    assert messages_deliver(message_ids=ids).sent == ids
+    (path,) = tmp_path.iterdir()
+    assert json.loads(path.read_text()) == {
+        "to": contact.phone,
+        "from": "+15005550006",
+        "body": "Hi Fi, code",
+    }
+    assert Message.objects.get().provider_message_id == path.stem

@@ -13,11 +13,14 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-01234567
 os.environ.setdefault("WINBACK_VAR_DIR", tempfile.mkdtemp(prefix="winback-test-"))
 
 from winback.settings import *  # noqa: E402,F403
-from winback.settings import DATABASES, VAR_DIR  # noqa: E402
+from winback.settings import DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so real worker processes and the live server share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+# WhiteNoise warns when STATIC_ROOT is missing; tests never collect static files.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]

@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils.timezone import now
 
 from contacts.story import story_render_context
@@ -69,8 +70,11 @@ def test_contact_story_lists_last_messages(admin_client, smtp_sink, make_contact
     assert [m.template.name for m in section["context"]["story_messages"]] == [email_template.name]
     from django.template.loader import render_to_string
 
-    html = render_to_string(section["template"], section["context"])
+    html = render_to_string(section["template"], {"section": section["context"], "contact": contact})
     assert "Winback email" in html and f"?contact_id={contact.pk}" in html
+    # And on the real contact page:
+    page = admin_client.get(reverse("admin:contacts_contact_change", args=[contact.pk]))
+    assert b'id="story-messages"' in page.content
 
 
 def test_demo_templates_are_valid_render_and_seed_once(smtp_sink, make_contact):

@@ -26,7 +26,7 @@ from segments.models import (
     ValueCluster,
 )
 from segments.rfm import segment_map_current
-from segments.rules import FIELDS, rules_errors
+from segments.rules import EXAMPLES, FIELDS, rules_errors
 from segments.services import scoring_run_request, segment_evaluate, segment_export_rows
 
 
@@ -211,7 +211,7 @@ class SegmentForm(forms.ModelForm):
         widget=forms.Textarea(
             attrs={"rows": 18, "cols": 90, "class": "vLargeTextField", "spellcheck": "false"}
         ),
-        help_text="The rule tree as JSON; the preview on the right updates as you type.",
+        help_text="The rule tree as JSON; add conditions with the picker below. The preview follows.",
     )
 
     class Meta:
@@ -276,6 +276,9 @@ class SegmentAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["rule_fields"] = FIELDS.values()
+        context["rule_examples"] = [
+            (spec, json.dumps(EXAMPLES.get(spec.name, {"field": spec.name}))) for spec in FIELDS.values()
+        ]
         context["rule_example"] = json.dumps(
             {
                 "op": "and",

@@ -227,3 +227,15 @@ def test_journey_rules():
         "unknown value"
         in rules_errors({"field": "journey", "operator": "enrolled", "value": 1, "state": "x"})[0][1]
     )
+
+
+def test_every_field_has_a_valid_example():
+    from segments.rules import EXAMPLES, FIELDS
+
+    assert set(EXAMPLES) == set(FIELDS)
+    for name, example in EXAMPLES.items():
+        errors = rules_errors(example)
+        if name == "segment":
+            assert "does not exist" in errors[0][1]
+        else:
+            assert errors == [], (name, errors)

@@ -82,6 +82,8 @@ class Message(models.Model):
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "message"
+        verbose_name_plural = "outbox"
         indexes = [
             models.Index(fields=["journey_id", "status"], name="message_journey_status_idx"),
             models.Index(fields=["journey_id", "step_id", "status"], name="message_step_status_idx"),

@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 
 from coupons import selectors, services
@@ -119,9 +120,9 @@ class CouponPoolAdmin(admin.ModelAdmin):
     def stock(self, pool: CouponPool) -> str:
         state = selectors.stock_state(pool)
         if state == "exhausted":
-            return format_html('<strong style="color:#ba2121">⚠ Exhausted</strong>')
+            return mark_safe('<strong style="color:#ba2121">⚠ Exhausted</strong>')  # noqa: S308
         if state == "low":
-            return format_html('<strong style="color:#c57c00">⚠ Low</strong>')
+            return mark_safe('<strong style="color:#c57c00">⚠ Low</strong>')  # noqa: S308
         return "OK"
 
     @admin.display(description="Codes")
@@ -131,7 +132,7 @@ class CouponPoolAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
-        cl = getattr(response, "context_data", {}) and response.context_data.get("cl")
+        cl = (getattr(response, "context_data", None) or {}).get("cl")
         if cl is not None:
             for pool in cl.result_list:  # evaluated once here; the template reuses the cached rows
                 _stock_message(request, pool)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 
 def orders_upserted_record_redemptions(sender, order_ids: list[int], **kwargs) -> None:
     from coupons.services import coupon_redemptions_record
@@ -13,16 +11,13 @@ def orders_upserted_record_redemptions(sender, order_ids: list[int], **kwargs) -
 
 def story_section_connect() -> None:
     """Show a contact's coupons on the contact story page, if the contacts app offers one."""
-    if importlib.util.find_spec("contacts.story") is None:
-        return
-    from contacts import story
-
-    register = getattr(story, "story_section_register", None)
-    if register is None:
+    try:
+        from contacts.story import story_section_register
+    except ImportError:
         return
     from coupons.selectors import contact_coupons_context
 
-    register(
+    story_section_register(
         title="Coupons",
         template="coupons/_contact_story.html",
         context=contact_coupons_context,

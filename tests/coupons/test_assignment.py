@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.utils.timezone import now
 
@@ -71,3 +73,24 @@ def test_unknown_contact_ids_get_no_code():
     pool = make_pool(codes=2)
     assert coupons_assign_bulk(pool=pool, contact_ids=[987654]) == {987654: None}
     assert Coupon.objects.filter(pool=pool, assigned_at__isnull=True).count() == 2
+
+
+def test_expiry_fixed_end_date():
+    end = now() + timedelta(days=30)
+    pool = make_pool(codes=1, valid_until=end)
+    contact = Contact.objects.create(email="a@example.com")
+    assert coupon_assign(pool=pool, contact=contact).coupon.expires_at == end
+
+
+def test_expiry_n_days_after_assignment():
+    pool = make_pool(codes=1, valid_days=14)
+    contact = Contact.objects.create(email="a@example.com")
+    before = now()
+    coupon = coupon_assign(pool=pool, contact=contact).coupon
+    assert before + timedelta(days=14) <= coupon.expires_at <= now() + timedelta(days=14)
+
+
+def test_pool_past_its_end_date_hands_out_nothing():
+    pool = make_pool(codes=1, valid_until=now() - timedelta(days=1))
+    contact = Contact.objects.create(email="a@example.com")
+    assert coupon_assign(pool=pool, contact=contact).exhausted

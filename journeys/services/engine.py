@@ -315,10 +315,14 @@ def _deliver(message_ids: list[int], mode: str) -> None:
         logger.exception("Delivering %d journey messages failed", len(message_ids))
 
 
-def stale_messages_requeue(*, now: datetime, older_than: timedelta = timedelta(minutes=2)) -> list[int]:
+def stale_messages_requeue(*, now: datetime, older_than: timedelta | None = None) -> list[int]:
     """Journey messages still queued long after their batch committed (the worker died before it
     handed them to delivery). Redelivering is harmless: delivery claims only queued rows."""
     from messaging.models import Message
+    from winback.env import env_int
+
+    if older_than is None:
+        older_than = timedelta(seconds=env_int("JOURNEYS_STALE_MESSAGE_SECONDS", 120, minimum=1))
 
     return list(
         Message.objects.filter(

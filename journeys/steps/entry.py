@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_datetime
 
 from journeys.steps.base import StepKind, model_exists, require_int
 
-PERIODS = ("minutes", "hours", "days")
+PERIODS = ("seconds", "minutes", "hours", "days")
 MODES = ("everyone", "new")
 CONSENTS = ("", "email", "sms", "push")
 

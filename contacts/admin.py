@@ -146,6 +146,7 @@ class ImportMixin:
 @admin.register(Tag)
 class TagAdmin(ExportMixin, admin.ModelAdmin):
     search_fields = ["name"]
+    show_full_result_count = False
     list_display = ["name"]
     export_columns = [("name", "name")]
 
@@ -224,6 +225,14 @@ class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
         ("last_activity_at", "last_activity_at"),
         ("created_at", "created_at"),
     ]
+
+    def get_object(self, request, object_id, from_field=None):
+        # change_view asks once, the story below once more: fetch the contact once per request.
+        cache = request.__dict__.setdefault("_contacts_fetched", {})
+        key = (object_id, from_field)
+        if key not in cache:
+            cache[key] = super().get_object(request, object_id, from_field)
+        return cache[key]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
@@ -405,6 +414,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["name", "token_prefix", "is_active", "created_at", "last_used_at"]
     list_filter = ["is_active"]
     search_fields = ["name"]
+    show_full_result_count = False
     readonly_fields = ["token_prefix", "created_at", "last_used_at"]
 
     @admin.display(description="Token starts with")

@@ -129,8 +129,7 @@ def records_import(
                 rows.append((index, {**head, **{k: v for k, v in line.items() if k != "lines"}}))
         else:
             rows.append((index, record))
-    if result.error_count:
-        return result
+    # Rows with structural errors are still checked, so one response lists every problem.
     return _run(kind=kind, records=lambda: iter(rows), names={}, result=result, progress=None, source=source)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import threading
 
 from asgiref.sync import sync_to_async
@@ -48,6 +49,7 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, **options):
         from aiosmtpd.controller import Controller
 
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
         controller = Controller(Handler(self.stdout), hostname=host, port=port)
         controller.start()
         self.stdout.write(f"mail_sink: listening on {host}:{port}; see the admin, Messaging > Received mail")

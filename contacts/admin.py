@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from contacts.importing.formats import formats
+from contacts.importing.schema import FIELDS
 from contacts.models import ApiToken, Contact, Event, ImportJob, Order, OrderLine, Product, Tag
 from contacts.paginator import LargeTablePaginator
 from contacts.services.export import csv_stream, rows_export, xlsx_file
@@ -64,6 +65,22 @@ class ImportForm(forms.Form):
         choices=[("auto", "Detect from the headers")] + [(f.name, f.label) for f in formats().values()],
         initial="auto",
     )
+
+
+def _preview_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    if hasattr(value, "isoformat"):
+        return (
+            timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if timezone.is_aware(value) else str(value)
+        )
+    return str(value)
 
 
 class ImportMixin:
@@ -130,12 +147,13 @@ class ImportMixin:
                     format=result.format or job.format,
                     finished_at=timezone.now(),
                 )
-            columns = sorted({k for row in result.sample for k in row if not k.startswith("_")})
+            present = {k for row in result.sample for k in row}
+            columns = [c for c in [*FIELDS[self.import_kind], "attributes"] if c in present]
             context.update(
                 job=job,
                 result=result,
                 sample_columns=columns,
-                sample_rows=[[row.get(c, "") for c in columns] for row in result.sample],
+                sample_rows=[[_preview_value(row.get(c)) for c in columns] for row in result.sample],
                 title=f"Preview: import {opts.verbose_name_plural}",
             )
             return TemplateResponse(request, "admin/contacts/import_preview.html", context)
@@ -245,7 +263,7 @@ class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
                     count=Count("id"), revenue=Sum("total"), last=Max("placed_at")
                 ),
                 story_events=list(contact.events.order_by("-occurred_at")[:STORY_EVENTS]),
-                story_sections=story_render_context(contact=contact),
+                story_sections=story_render_context(contact=contact, request=request),
             )
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -8,7 +8,8 @@ Register in your AppConfig.ready():
         context=lambda contact: {"coupons": coupons_of(contact)}, order=30,
     )
 
-`context` runs once per page view for that contact; keep it to one or two queries.
+`context` runs once per page view for that contact; keep it to one or two queries. The
+template gets the returned dict as top-level variables and as `section`, plus `contact`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.template.loader import render_to_string
+
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
     from contacts.models import Contact
 
 
@@ -43,8 +48,14 @@ def story_sections() -> list[StorySection]:
     return sorted(_SECTIONS.values(), key=lambda s: (s.order, s.title))
 
 
-def story_render_context(*, contact: Contact) -> list[dict]:
-    """Title, template and context of each section, ready for the change form."""
-    return [
-        {"title": s.title, "template": s.template, "context": s.context(contact)} for s in story_sections()
-    ]
+def story_render_context(*, contact: Contact, request: HttpRequest | None = None) -> list[dict]:
+    """Each section's title and rendered HTML. A section template sees its context both as
+    top-level variables and as `section`, plus `contact`."""
+    rendered = []
+    for s in story_sections():
+        values = s.context(contact)
+        html = render_to_string(
+            s.template, {**values, "section": values, "contact": contact}, request=request
+        )
+        rendered.append({"title": s.title, "template": s.template, "html": html})
+    return rendered

@@ -36,6 +36,32 @@ def messages_sent_count(*, contact_ids: Iterable[int], since: dt.datetime) -> di
     return counts
 
 
+def messages_stats_by_step(*, journey_id: int) -> dict[int | None, dict[str, int]]:
+    """Per step of a journey: messages by status plus opened, clicked and unsubscribed counts
+    (one GROUP BY query on the (journey_id, step_id, status) index)."""
+    rows = (
+        Message.objects.filter(journey_id=journey_id)
+        .values("step_id", "status")
+        .annotate(
+            n=Count("id"),
+            opened=Count("opened_at"),
+            clicked=Count("clicked_at"),
+            unsubscribed=Count("unsubscribed_at"),
+        )
+        .order_by()
+    )
+    stats: dict[int | None, dict[str, int]] = {}
+    for row in rows:
+        step = stats.setdefault(
+            row["step_id"],
+            {**dict.fromkeys(Message.Status.values, 0), "opened": 0, "clicked": 0, "unsubscribed": 0},
+        )
+        step[row["status"]] += row["n"]
+        for name in ("opened", "clicked", "unsubscribed"):
+            step[name] += row[name]
+    return stats
+
+
 def contact_last_messages(*, contact_id: int, limit: int = 10) -> list[Message]:
     return list(
         Message.objects.filter(contact_id=contact_id)

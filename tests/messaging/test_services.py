@@ -219,3 +219,22 @@ def test_messages_sent_count_for_the_frequency_cap(make_contact, email_template,
     Message.objects.filter(idempotency_key="3").update(sent_at=now() - dt.timedelta(days=10))
     counts = messages_sent_count(contact_ids=[a.pk, b.pk, c.pk], since=now() - dt.timedelta(days=1))
     assert counts == {a.pk: 2, b.pk: 0, c.pk: 0}
+
+
+def test_messages_stats_by_step(smtp_sink, make_contact, email_template, django_assert_num_queries):
+    from django.utils.timezone import now
+
+    from messaging.selectors import messages_stats_by_step
+
+    a, b, c = make_contact(), make_contact(), make_contact(email_consent=False)
+    ids = messages_queue(
+        template=email_template, outgoing=[outgoing(a, "1"), outgoing(b, "2"), outgoing(c, "3")]
+    )
+    messages_deliver(message_ids=ids)
+    Message.objects.filter(idempotency_key="1").update(opened_at=now(), clicked_at=now())
+    Message.objects.filter(idempotency_key="2").update(opened_at=now())
+    with django_assert_num_queries(1):
+        stats = messages_stats_by_step(journey_id=7)
+    assert stats[70]["sent"] == 2 and stats[70]["suppressed"] == 1
+    assert (stats[70]["opened"], stats[70]["clicked"], stats[70]["unsubscribed"]) == (2, 1, 0)
+    assert messages_stats_by_step(journey_id=8) == {}

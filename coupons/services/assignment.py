@@ -104,7 +104,9 @@ def _assign_chunk(pool: CouponPool, ids: list[int]) -> tuple[dict[int, Coupon | 
             created |= set(claimed)
             missing = [i for i in missing if i not in claimed]
         elif not had_candidates:
-            break  # exhausted
+            # Exhausted. A contact may have been given a code by another worker meanwhile: report it.
+            found.update(_existing(pool, missing))
+            break
     else:
         if missing:
             logger.warning("Pool %s: %d contacts left without a code after retries", pool.pk, len(missing))

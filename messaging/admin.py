@@ -25,6 +25,7 @@ from messaging.models import DeliveryEvent, Message, MessageTemplate, PushSubscr
 from messaging.rendering import template_render
 from messaging.sandbox import VARIABLES
 from messaging.selectors import render_contexts, sample_context
+from messaging.services import REQUIRED_FIELDS
 
 
 class CappedCountPaginator(Paginator):
@@ -185,8 +186,31 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.preview_view),
                 name="messaging_messagetemplate_preview",
             ),
+            path(
+                "preview-draft/",
+                self.admin_site.admin_view(self.preview_draft_view),
+                name="messaging_messagetemplate_preview_draft",
+            ),
             *super().get_urls(),
         ]
+
+    def preview_draft_view(self, request):
+        """htmx: render the change form's current (unsaved) fields for a made-up contact."""
+        if request.method != "POST" or not (
+            self.has_add_permission(request) or self.has_change_permission(request)
+        ):
+            raise PermissionDenied
+        fields = MessageTemplateForm.Meta.fields
+        draft = MessageTemplate(**{name: request.POST.get(name, "") for name in fields})
+        if draft.channel not in REQUIRED_FIELDS:
+            draft.channel = "email"
+        problems = services.message_template_problems(template=draft)
+        context = {"template_obj": draft, "contact": None, "problems": problems}
+        if not problems:
+            context.update(_rendered_parts(draft, sample_context()))
+        response = TemplateResponse(request, "admin/messaging/messagetemplate/_preview.html", context)
+        patch_vary_headers(response, ["HX-Request"])
+        return response
 
     def preview_view(self, request, pk: int):
         template = get_object_or_404(MessageTemplate, pk=pk)

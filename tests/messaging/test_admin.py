@@ -174,3 +174,24 @@ def test_deliver_now_action_hands_queued_messages_to_the_worker(
         app.conf.task_always_eager = False
     assert response.status_code == 302
     assert set(Message.objects.filter(pk__in=queued).values_list("status", flat=True)) == {"sent"}
+
+
+def test_preview_draft_renders_unsaved_edits(admin_client, django_assert_max_num_queries):
+    url = reverse("admin:messaging_messagetemplate_preview_draft")
+    assert admin_client.get(url).status_code == 403
+    with django_assert_max_num_queries(8):
+        response = admin_client.post(
+            url,
+            {
+                "channel": "email",
+                "subject": "Draft for {{ contact.first_name }}",
+                "html_body": "<p>{{ coupon.code }}</p>",
+            },
+            headers={"HX-Request": "true"},
+        )
+    assert response.status_code == 200
+    assert b"Draft for Alex" in response.content
+    assert b"WELCOME-BACK-1234" in response.content
+    response = admin_client.post(url, {"channel": "sms", "sms_text": "{{ contact.nope }}"})
+    assert b"Unknown variable &#x27;contact.nope&#x27;" in response.content
+    assert not MessageTemplate.objects.exists()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator
 
 import numpy as np
 from django.conf import settings
@@ -23,30 +22,11 @@ from contacts.models import Contact, Order
 from segments import clv as clv_model
 from segments import rfm
 from segments.models import ContactScore, ScoreChange, ScoringRun
+from segments.services.bulk import rows_insert, rows_upsert
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 5_000
-SCORE_FIELDS = [
-    "run",
-    "recency_days",
-    "frequency",
-    "monetary_total",
-    "monetary_avg",
-    "first_order_at",
-    "last_order_at",
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_segment",
-    "lifecycle_stage",
-    "p_alive",
-    "expected_purchases",
-    "expected_order_value",
-    "predicted_clv",
-    "clv_cluster",
-    "scored_at",
-]
+WRITE_BATCH = 50_000
 
 
 def clv_settings_current() -> dict:
@@ -208,90 +188,111 @@ def scores_compute(
     return out, result.fit, ""
 
 
-def _none_if_nan(value: float) -> float | None:
-    return None if value != value else value  # NaN check without numpy per value
+SCORE_COLUMNS = [
+    "contact_id",
+    "run_id",
+    "recency_days",
+    "frequency",
+    "monetary_total",
+    "monetary_avg",
+    "first_order_at",
+    "last_order_at",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_segment",
+    "lifecycle_stage",
+    "p_alive",
+    "expected_purchases",
+    "expected_order_value",
+    "predicted_clv",
+    "clv_cluster",
+    "scored_at",
+]
+CHANGE_COLUMNS = ["contact_id", "run_id", "changed_at", "field", "old", "new"]
+
+
+def _nullable(values: np.ndarray) -> list:
+    """A Python list with None where the float array holds NaN."""
+    listed = values.tolist()
+    missing = np.flatnonzero(np.isnan(values)).tolist()
+    for index in missing:
+        listed[index] = None
+    return listed
+
+
+def _naive_utc(timestamps: np.ndarray) -> list:
+    """Epoch seconds -> naive UTC datetimes (None for NaN), converted in C by numpy."""
+    missing = np.isnan(timestamps)
+    micros = np.where(missing, 0, np.round(timestamps * 1e6)).astype("int64").astype("datetime64[us]")
+    listed = micros.astype(object).tolist()
+    for index in np.flatnonzero(missing).tolist():
+        listed[index] = None
+    return listed
 
 
 def _score_rows(
     run: ScoringRun, contact_ids: np.ndarray, scores: dict[str, np.ndarray], as_of: dt.datetime
-) -> Iterator[list[ContactScore]]:
-    utc = dt.UTC
-    columns = {
-        name: scores[name].tolist()
-        for name in (
-            "frequency",
-            "monetary_total",
-            "monetary_avg",
-            "first_ts",
-            "last_ts",
-            "recency_days",
-            "r_score",
-            "f_score",
-            "m_score",
-            "rfm_segment",
-            "lifecycle_stage",
-            "p_alive",
-            "expected_purchases",
-            "expected_order_value",
-            "predicted_clv",
-            "clv_cluster",
-        )
-    }
-    ids = contact_ids.tolist()
-    for start in range(0, len(ids), BATCH_SIZE):
-        batch = []
-        for i in range(start, min(start + BATCH_SIZE, len(ids))):
-            buyer = columns["frequency"][i] > 0
-            first_ts, last_ts = columns["first_ts"][i], columns["last_ts"][i]
-            batch.append(
-                ContactScore(
-                    contact_id=ids[i],
-                    run_id=run.pk,
-                    recency_days=int(columns["recency_days"][i]) if buyer else None,
-                    frequency=columns["frequency"][i],
-                    monetary_total=round(columns["monetary_total"][i], 2),
-                    monetary_avg=round(columns["monetary_avg"][i], 2) if buyer else None,
-                    first_order_at=dt.datetime.fromtimestamp(first_ts, utc) if buyer else None,
-                    last_order_at=dt.datetime.fromtimestamp(last_ts, utc) if buyer else None,
-                    r_score=columns["r_score"][i] or None,
-                    f_score=columns["f_score"][i] or None,
-                    m_score=columns["m_score"][i] or None,
-                    rfm_segment=columns["rfm_segment"][i],
-                    lifecycle_stage=columns["lifecycle_stage"][i],
-                    p_alive=_none_if_nan(columns["p_alive"][i]),
-                    expected_purchases=_none_if_nan(columns["expected_purchases"][i]),
-                    expected_order_value=_none_if_nan(columns["expected_order_value"][i]),
-                    predicted_clv=_none_if_nan(columns["predicted_clv"][i]),
-                    clv_cluster=columns["clv_cluster"][i],
-                    scored_at=as_of,
-                )
-            )
-        yield batch
+) -> list[tuple]:
+    """One tuple per contact, in SCORE_COLUMNS order, built column-wise."""
+    n = len(contact_ids)
+    buyer = scores["frequency"] > 0
+    scored_at = as_of.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def score(name: str) -> list:
+        values = scores[name].astype(float)
+        values[~buyer] = np.nan
+        return [None if v is None else int(v) for v in _nullable(values)]
+
+    columns = [
+        contact_ids.tolist(),
+        [run.pk] * n,
+        score("recency_days"),
+        scores["frequency"].tolist(),
+        np.round(scores["monetary_total"], 2).tolist(),
+        _nullable(np.round(scores["monetary_avg"], 2)),
+        _naive_utc(scores["first_ts"]),
+        _naive_utc(scores["last_ts"]),
+        score("r_score"),
+        score("f_score"),
+        score("m_score"),
+        scores["rfm_segment"].tolist(),
+        scores["lifecycle_stage"].tolist(),
+        _nullable(scores["p_alive"]),
+        _nullable(scores["expected_purchases"]),
+        _nullable(scores["expected_order_value"]),
+        _nullable(scores["predicted_clv"]),
+        scores["clv_cluster"].tolist(),
+        [scored_at] * n,
+    ]
+    return list(zip(*columns, strict=True))
 
 
-def _changes(
+def _change_rows(
     run: ScoringRun,
     contact_ids: np.ndarray,
     previous: dict[str, np.ndarray],
     scores: dict[str, np.ndarray],
     as_of: dt.datetime,
-) -> Iterator[list[ScoreChange]]:
+) -> list[tuple]:
+    """Rows for values that changed since the previous run, found by comparing whole arrays."""
+    changed_at = as_of.astimezone(dt.UTC).replace(tzinfo=None)
     current = {
         "segment": scores["rfm_segment"],
         "stage": scores["lifecycle_stage"],
         "cluster": scores["clv_cluster"],
     }
+    rows: list[tuple] = []
     for field_name, new in current.items():
         old = previous[field_name]
         changed = np.flatnonzero(old != new)
-        for start in range(0, len(changed), BATCH_SIZE):
-            chunk = changed[start : start + BATCH_SIZE]
-            yield [
-                ScoreChange(contact_id=cid, run_id=run.pk, changed_at=as_of, field=field_name, old=o, new=n)
-                for cid, o, n in zip(
-                    contact_ids[chunk].tolist(), old[chunk].tolist(), new[chunk].tolist(), strict=True
-                )
-            ]
+        rows.extend(
+            (cid, run.pk, changed_at, field_name, o, v)
+            for cid, o, v in zip(
+                contact_ids[changed].tolist(), old[changed].tolist(), new[changed].tolist(), strict=True
+            )
+        )
+    return rows
 
 
 def scoring_run_execute(*, run: ScoringRun, as_of: dt.datetime | None = None) -> ScoringRun:
@@ -335,27 +336,32 @@ def scoring_run_execute(*, run: ScoringRun, as_of: dt.datetime | None = None) ->
         previous = _previous_values(contact_ids)
 
         _progress(run, 30, "Recording changes")
-        changes = 0
-        for batch in _changes(run, contact_ids, previous, scores, as_of):
-            ScoreChange.objects.bulk_create(batch)
-            changes += len(batch)
-
-        total_batches = max(1, -(-len(contact_ids) // BATCH_SIZE))
-        for done, batch in enumerate(_score_rows(run, contact_ids, scores, as_of), start=1):
-            ContactScore.objects.bulk_create(
-                batch, update_conflicts=True, unique_fields=["contact"], update_fields=SCORE_FIELDS
+        changes = _change_rows(run, contact_ids, previous, scores, as_of)
+        for start in range(0, len(changes), WRITE_BATCH):
+            rows_insert(
+                table=ScoreChange._meta.db_table,
+                columns=CHANGE_COLUMNS,
+                rows=changes[start : start + WRITE_BATCH],
+                datetime_columns=[2],
             )
-            if done % 10 == 0 or done == total_batches:
-                _progress(
-                    run,
-                    35 + int(60 * done / total_batches),
-                    f"Saved {min(done * BATCH_SIZE, len(contact_ids))} scores",
-                )
+
+        _progress(run, 40, "Saving scores")
+        rows = _score_rows(run, contact_ids, scores, as_of)
+        for start in range(0, len(rows), WRITE_BATCH):
+            rows_upsert(
+                table=ContactScore._meta.db_table,
+                columns=SCORE_COLUMNS,
+                key="contact_id",
+                rows=rows[start : start + WRITE_BATCH],
+                datetime_columns=[6, 7, 18],
+            )
+            done = min(start + WRITE_BATCH, len(rows))
+            _progress(run, 40 + int(55 * done / len(rows)), f"Saved {done:,} of {len(rows):,} scores")
 
         run.status = ScoringRun.Status.DONE
         run.contacts_scored = len(contact_ids)
         run.buyers = len(buyer_ids)
-        run.changes_recorded = changes
+        run.changes_recorded = len(changes)
         run.clv_fit = fit
         run.clv_missing_reason = why_no_clv
         run.progress, run.progress_note = 100, "Done"

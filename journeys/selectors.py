@@ -55,7 +55,7 @@ def enrollment_explain(*, enrollment_id: int, now: datetime | None = None) -> Ex
             reasons.append("A worker is advancing this contact right now.")
         if enrollment.due_at and enrollment.due_at <= now and journey.status == Journey.Status.ACTIVE:
             reasons.append("Due now: the next tick (every few seconds) moves it.")
-        if kind is not None and kind.is_message or (step and step.kind.startswith("send_")):
+        if kind is not None and kind.is_message:
             until = quiet_until(journey, enrollment.contact, now)
             if until:
                 reasons.append(f"Quiet hours in the contact's time zone until {until:%H:%M %Z}.")
@@ -67,7 +67,7 @@ def enrollment_explain(*, enrollment_id: int, now: datetime | None = None) -> Ex
                     f"Frequency cap: {used} of {journey.frequency_cap_messages} messages used in the last "
                     f"{journey.frequency_cap_days} days."
                 )
-            if not enrollment.contact.can_receive(step.kind.removeprefix("send_").replace("survey", "email")):
+            if not enrollment.contact.can_receive(kind.channel):
                 reasons.append(
                     "The contact cannot receive this channel (status or consent): it will be skipped."
                 )

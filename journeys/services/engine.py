@@ -143,11 +143,27 @@ _WRITE_FIELDS = (
 )
 
 
+def _converters(fields) -> list:
+    """Per column, how a Python value becomes a query parameter (cheaper than get_db_prep_save per cell)."""
+    from django.db import models
+
+    converters = []
+    for f in fields:
+        if isinstance(f, models.DateTimeField):
+            converters.append(connection.ops.adapt_datetimefield_value)
+        elif isinstance(f, models.JSONField):
+            converters.append(lambda value, f=f: f.get_db_prep_save(value, connection))
+        else:
+            converters.append(None)
+    return converters
+
+
 def _write_enrollments(enrollments: list[Enrollment], token: str) -> int:
     """One executemany UPDATE for the batch, only where our claim still holds. Returns rows updated."""
     if not enrollments:
         return 0
     fields = [Enrollment._meta.get_field(name) for name in _WRITE_FIELDS]
+    converters = list(zip([f.attname for f in fields], _converters(fields), strict=True))
     qn = connection.ops.quote_name
     assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
     sql = (
@@ -155,28 +171,47 @@ def _write_enrollments(enrollments: list[Enrollment], token: str) -> int:
         f"{qn('claimed_by')} = '', {qn('claimed_until')} = NULL "
         f"WHERE {qn('id')} = %s AND {qn('claimed_by')} = %s"
     )
-    rows = [
-        [f.get_db_prep_save(getattr(e, f.attname), connection) for f in fields] + [e.id, token]
-        for e in enrollments
-    ]
+    rows = []
+    for e in enrollments:
+        row = []
+        for attname, convert in converters:
+            value = getattr(e, attname)
+            row.append(convert(value) if convert and value is not None else value)
+        row += [e.id, token]
+        rows.append(row)
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
         return cursor.rowcount
 
 
-def _insert_runs(runs: list[StepRun]) -> None:
-    """One executemany INSERT for the batch's step history (raises IntegrityError on a repeated visit)."""
+_RUN_COLUMNS = (
+    "enrollment_id",
+    "step_id",
+    "visit",
+    "contact_id",
+    "journey_id",
+    "kind",
+    "branch",
+    "outcome",
+    "detail",
+    "ran_at",
+)
+
+
+def _insert_runs(runs: list[tuple], now: datetime) -> None:
+    """One executemany INSERT for the batch's step history (raises IntegrityError on a repeated visit).
+
+    `runs` are tuples in _RUN_COLUMNS order without ran_at (every run of a batch ran at `now`)."""
     if not runs:
         return
-    fields = [f for f in StepRun._meta.concrete_fields if not f.primary_key]
     qn = connection.ops.quote_name
     sql = (
-        f"INSERT INTO {qn(StepRun._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
+        f"INSERT INTO {qn(StepRun._meta.db_table)} ({', '.join(qn(c) for c in _RUN_COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(_RUN_COLUMNS))})"
     )
-    rows = [[f.get_db_prep_save(getattr(run, f.attname), connection) for f in fields] for run in runs]
+    ran_at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        cursor.executemany(sql, [(*run, ran_at) for run in runs])
 
 
 def _run_group(step: Step, group: list[Enrollment], ctx: BatchContext) -> dict[int, StepResult]:
@@ -215,7 +250,7 @@ def batch_advance(
             return report, []
         report.claimed = len(enrollments)
         graphs.load({e.version_id for e in enrollments})
-        runs: list[StepRun] = []
+        runs: list[tuple] = []
         pending = enrollments
         for _round in range(MAX_ROUNDS):
             groups: dict[int | None, list[Enrollment]] = defaultdict(list)
@@ -238,7 +273,7 @@ def batch_advance(
         else:
             for e in pending:  # a loop in the graph without a wait: park it for the next tick
                 e.state, e.due_at = Enrollment.State.ACTIVE, now + timedelta(minutes=1)
-        _insert_runs(runs)
+        _insert_runs(runs, now)
         written = _write_enrollments(enrollments, token)
         if written != len(enrollments):
             raise ClaimLost(f"wrote {written} of {len(enrollments)} enrollments: claim lost")
@@ -257,7 +292,7 @@ def _finish(e: Enrollment, now: datetime, state: str, reason: str) -> None:
 
 
 def _apply(
-    e: Enrollment, step: Step, result: StepResult, now: datetime, graphs: _GraphCache, runs: list[StepRun]
+    e: Enrollment, step: Step, result: StepResult, now: datetime, graphs: _GraphCache, runs: list[tuple]
 ) -> bool:
     """Apply one step result to the enrollment in memory. True if it is due again right now."""
     if result.branch is None:
@@ -269,17 +304,16 @@ def _apply(
         e.wait_reason = result.detail[:200]
         return False
     runs.append(
-        StepRun(
-            enrollment_id=e.id,
-            step_id=step.id,
-            visit=e.visit,
-            contact_id=e.contact_id,
-            journey_id=e.journey_id,
-            kind=step.kind,
-            branch=result.branch,
-            outcome=result.outcome[:32],
-            detail=result.detail[:255],
-            ran_at=now,
+        (
+            e.id,
+            step.id,
+            e.visit,
+            e.contact_id,
+            e.journey_id,
+            step.kind,
+            result.branch,
+            result.outcome[:32],
+            result.detail[:255],
         )
     )
     if e.data and "_errors" in e.data:

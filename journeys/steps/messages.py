@@ -54,6 +54,7 @@ def cap_usage(contact_ids: list[int], *, now: datetime, days: int) -> dict[int, 
 
 class MessageStep(StepKind):
     channel = "email"
+    is_message = True
 
     def validate(self, config: dict) -> dict:
         config = dict(config or {})

@@ -116,3 +116,13 @@ def test_conversion_and_version_changelists(admin_client):
     assert admin_client.get("/admin/journeys/journeyversion/").status_code == 200
     assert admin_client.get("/admin/journeys/auditlog/").status_code == 200
     assert admin_client.get("/admin/journeys/survey/add/").status_code == 200
+
+
+def test_contact_page_shows_the_contacts_journeys(admin_client, journey):
+    (contact,) = contacts_make(1)
+    journey_enter(journey=journey, now=T0)
+    enrollment = Enrollment.objects.get()
+    response = admin_client.get(f"/admin/contacts/contact/{contact.pk}/change/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Admin" in text and f"/admin/journeys/enrollment/{enrollment.pk}/explain/" in text

@@ -1,0 +1,271 @@
+"""Benchmark: contacts per second through entry -> wait -> condition -> coupon -> email, into a local
+SMTP sink (aiosmtpd), with the journey engine (set-based entry, batched tick) beside a naive
+per-contact loop over the same data (one query/service call per contact and step, as a script would).
+
+    .venv/bin/python bench/journeys.py --contacts 20000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/journeys.py --contacts 100000
+
+The data go into a throw-away test database (`test_<name>`), never into the configured one.
+The naive loop runs on a sample (--naive-contacts, default 2,000) and its rate is compared per contact.
+Prints the timings, contacts per second and the ratio; checks that every contact got exactly one email.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from aiosmtpd.controller import Controller  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from contacts.models import Contact, Order  # noqa: E402
+from coupons.models import CouponPool  # noqa: E402
+from coupons.services import coupon_assign, coupons_generate  # noqa: E402
+from journeys.models import Edge, Enrollment, Journey, Step  # noqa: E402
+from journeys.services import journey_enter, journey_publish, journeys_tick  # noqa: E402
+from messaging.models import Message, MessageTemplate  # noqa: E402
+from messaging.services import Outgoing, messages_deliver, messages_queue  # noqa: E402
+from segments.models import Segment  # noqa: E402
+from segments.selectors import segment_contains  # noqa: E402
+
+T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
+
+
+class CountingSink:
+    def __init__(self):
+        self.count = 0
+        self.recipients: list[str] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+        with self.lock:
+            self.count += 1
+            self.recipients.extend(envelope.rcpt_tos)
+        return "250 OK"
+
+
+class Timer:
+    def __init__(self, label: str):
+        self.label = label
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+        print(f"  {self.label:<60} {self.seconds:8.2f} s", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def generate(prefix: str, count: int) -> None:
+    """Contacts with consent; every 10th bought recently (the condition sends them to the end)."""
+    batch = 5000
+    for start in range(0, count, batch):
+        Contact.objects.bulk_create(
+            [
+                Contact(email=f"{prefix}{i}@example.com", email_consent=True, country=prefix[:2].upper())
+                for i in range(start, min(start + batch, count))
+            ]
+        )
+    buyers = Contact.objects.filter(country=prefix[:2].upper()).values_list("id", flat=True)[::10]
+    Order.objects.bulk_create(
+        [
+            Order(
+                external_id=f"{prefix}-o{cid}", contact_id=cid, placed_at=T0 - dt.timedelta(days=3), total=30
+            )
+            for cid in buyers
+        ],
+        batch_size=5000,
+    )
+
+
+def setup_journey(segment: Segment, template: MessageTemplate, pool: CouponPool) -> Journey:
+    journey = Journey.objects.create(name=f"Bench {segment.name}")
+    steps = {
+        "entry": ("entry", {"segment_id": segment.pk, "every": 1, "period": "days"}),
+        "wait": ("wait", {"days": 1}),
+        "bought": ("has_purchased", {"more_than": 0, "days": 30}),
+        "coupon": ("assign_coupon", {"pool_id": pool.pk}),
+        "email": ("send_email", {"template_id": template.pk}),
+    }
+    made = {
+        k: Step.objects.create(journey=journey, name=k, kind=kind, config=cfg)
+        for k, (kind, cfg) in steps.items()
+    }
+    for a, branch, b in [
+        ("entry", "next", "wait"),
+        ("wait", "next", "bought"),
+        ("bought", "no", "coupon"),
+        ("coupon", "next", "email"),
+    ]:
+        Edge.objects.create(journey=journey, from_step=made[a], branch=branch, to_step=made[b])
+    journey_publish(journey=journey, now=T0)
+    return journey
+
+
+def run_engine(journey: Journey, sink: CountingSink) -> tuple[float, float, int]:
+    before = sink.count
+    with Timer("engine: entry (one INSERT ... SELECT)") as t_entry:
+        entered = journey_enter(journey=journey, now=T0)
+    with Timer("engine: tick 1 (entry -> wait)") as t_tick1:
+        journeys_tick(now=T0, deliver="", max_seconds=None)
+    later = T0 + dt.timedelta(days=1, seconds=1)
+    with Timer("engine: tick 2 (wait -> condition -> coupon -> queue email)") as t_tick2:
+        report = journeys_tick(now=later, deliver="", max_seconds=None)
+    ids = list(Message.objects.filter(journey_id=journey.pk, status="queued").values_list("id", flat=True))
+    with Timer(f"engine: deliver {len(ids):,} emails over SMTP (batched connections)") as t_send:
+        messages_deliver(message_ids=ids)
+    steps = t_entry.seconds + t_tick1.seconds + t_tick2.seconds
+    print(
+        f"  engine: {entered:,} entered, {report.steps_run:,} step runs in tick 2, {report.batches} batches"
+    )
+    return steps + t_send.seconds, steps, sink.count - before
+
+
+def run_naive(
+    segment: Segment, template: MessageTemplate, pool: CouponPool, journey: Journey, sink
+) -> tuple[float, int]:
+    """What a straightforward script does: every contact, every step, one at a time."""
+    before = sink.count
+    sending = 0.0
+    journey.refresh_from_db()
+    entry = Step.objects.get(version=journey.current_version, kind="entry")
+    with Timer("naive: per-contact loop (same steps, same SMTP sink)") as t:
+        for contact in Contact.objects.filter(country=segment.name[:2].upper()).order_by("id").iterator():
+            if contact.id not in segment_contains(segment=segment, contact_ids=[contact.id]):
+                continue
+            if Enrollment.objects.filter(journey=journey, contact=contact).exists():
+                continue
+            enrollment = Enrollment.objects.create(
+                journey=journey,
+                version=journey.current_version,
+                contact=contact,
+                step=entry,
+                entry_key="naive",
+                state="completed",
+                entered_at=T0,
+            )
+            bought = Order.objects.filter(contact=contact, placed_at__gte=T0 - dt.timedelta(days=30)).count()
+            if bought > 0:
+                continue
+            result = coupon_assign(pool=pool, contact=contact)
+            if result.coupon is None:
+                continue
+            ids = messages_queue(
+                template=template,
+                outgoing=[
+                    Outgoing(
+                        contact_id=contact.id,
+                        idempotency_key=f"naive:{enrollment.id}",
+                        context={"coupon": {"code": result.coupon.code}},
+                        journey_id=journey.pk,
+                        enrollment_id=enrollment.id,
+                    )
+                ],
+            )
+            started = time.perf_counter()
+            messages_deliver(message_ids=ids)
+            sending += time.perf_counter() - started
+    print(f"  naive: of which SMTP delivery {sending:.2f} s")
+    return t.seconds, t.seconds - sending, sink.count - before
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--contacts", type=int, default=20_000)
+    parser.add_argument("--naive-contacts", type=int, default=2_000)
+    args = parser.parse_args()
+    naive_count = min(args.naive_contacts, args.contacts)
+
+    sink = CountingSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.MESSAGING_EMAIL_RATE_PER_SECOND = 0
+
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    ok = True
+    try:
+        print(f"Database: {connection.vendor} ({connection.settings_dict['NAME']})")
+        template = MessageTemplate.objects.create(
+            name="Bench",
+            channel="email",
+            subject="We miss you",
+            html_body="<p>Your code {{ coupon.code }}</p>",
+        )
+        with Timer(f"generate {args.contacts:,} + {naive_count:,} contacts, orders, coupon codes"):
+            generate("engine", args.contacts)
+            generate("naive", naive_count)
+            engine_segment = Segment.objects.create(
+                name="EN", rules={"field": "country", "operator": "eq", "value": "EN"}
+            )
+            naive_segment = Segment.objects.create(
+                name="NA", rules={"field": "country", "operator": "eq", "value": "NA"}
+            )
+            engine_pool = CouponPool.objects.create(name="Engine pool")
+            naive_pool = CouponPool.objects.create(name="Naive pool")
+            coupons_generate(pool=engine_pool, count=args.contacts)
+            coupons_generate(pool=naive_pool, count=naive_count)
+            engine_journey = setup_journey(engine_segment, template, engine_pool)
+            naive_journey = setup_journey(naive_segment, template, naive_pool)
+
+        expected_engine = args.contacts - len(range(0, args.contacts, 10))
+        expected_naive = naive_count - len(range(0, naive_count, 10))
+        engine_seconds, engine_steps, engine_sent = run_engine(engine_journey, sink)
+        naive_seconds, naive_steps, naive_sent = run_naive(
+            naive_segment, template, naive_pool, naive_journey, sink
+        )
+        engine_rate = args.contacts / engine_seconds
+        naive_rate = naive_count / naive_seconds
+        print()
+        print(
+            f"  engine: {args.contacts:,} contacts in {engine_seconds:.2f} s = {engine_rate:,.0f} contacts/s"
+        )
+        print(f"  naive:  {naive_count:,} contacts in {naive_seconds:.2f} s = {naive_rate:,.0f} contacts/s")
+        print(f"  ratio (engine / naive, contacts per second): {engine_rate / naive_rate:.1f}x")
+        steps_ratio = (args.contacts / engine_steps) / (naive_count / naive_steps)
+        print(
+            f"  without SMTP time: engine {args.contacts / engine_steps:,.0f}/s, "
+            f"naive {naive_count / naive_steps:,.0f}/s, ratio {steps_ratio:.1f}x"
+        )
+        recipients = sink.recipients
+        duplicates = len(recipients) - len(set(recipients))
+        print(
+            f"  emails received: engine {engine_sent:,} (expected {expected_engine:,}), "
+            f"naive {naive_sent:,} (expected {expected_naive:,}), duplicates {duplicates}"
+        )
+        ok = engine_sent == expected_engine and naive_sent == expected_naive and duplicates == 0
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        controller.stop()
+    print("RESULT:", "every contact mailed exactly once" if ok else "MISMATCH")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,7 +13,7 @@ from datetime import UTC
 from operator import itemgetter
 from typing import Any
 
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
 
 
 def _adapter(field: models.Field, connection) -> Callable[[Any], Any] | None:
@@ -52,17 +52,19 @@ def rows_write(
         f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(f.column) for f in columns)}) "
         f"VALUES ({', '.join(['%s'] * len(columns))})"
     )
+    conflict_sql = ""
     if conflict_fields:
         targets = ", ".join(quote(opts.get_field(name).column) for name in conflict_fields)
         updates = ", ".join(
             f"{quote(opts.get_field(name).column)} = EXCLUDED.{quote(opts.get_field(name).column)}"
             for name in update_fields
         )
-        sql += (
+        conflict_sql = (
             f" ON CONFLICT ({targets}) DO UPDATE SET {updates}"
             if updates
             else f" ON CONFLICT ({targets}) DO NOTHING"
         )
+        sql += conflict_sql
     names = [field.attname for field in columns]
     pick = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
     adapted = [(i, adapt) for i, adapt in enumerate(adapters) if adapt is not None]
@@ -72,6 +74,9 @@ def rows_write(
         for i, adapt in adapted:
             values[i] = adapt(values[i])
         params.append(values)
+    if connection.vendor == "postgresql":
+        _pg_copy_write(connection, opts.db_table, [f.column for f in columns], params, conflict_sql)
+        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
@@ -87,8 +92,14 @@ def values_in(
     clauses, params = [], []
     for name, values in where.items():
         values = list(values)
-        if values:
-            clauses.append(f"{quote(opts.get_field(name).column)} IN ({', '.join(['%s'] * len(values))})")
+        if not values:
+            continue
+        column = quote(opts.get_field(name).column)
+        if connection.vendor == "postgresql":  # one array parameter plans much faster than 5,000 literals
+            clauses.append(f"{column} = ANY(%s)")
+            params.append(values)
+        else:
+            clauses.append(f"{column} IN ({', '.join(['%s'] * len(values))})")
             params.extend(values)
     if not clauses:
         return []
@@ -105,6 +116,9 @@ def tuples_insert(*, model: type[models.Model], fields: Sequence[str], rows: Seq
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
     opts = model._meta
+    if connection.vendor == "postgresql":
+        _pg_copy_write(connection, opts.db_table, [opts.get_field(name).column for name in fields], rows, "")
+        return
     columns = ", ".join(quote(opts.get_field(name).column) for name in fields)
     sql = f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
     with connection.cursor() as cursor:
@@ -121,3 +135,27 @@ def sequences_reset(*models_: type[models.Model]) -> None:
         with connection.cursor() as cursor:
             for statement in statements:
                 cursor.execute(statement)
+
+
+def _pg_copy_write(
+    connection, table: str, columns: list[str], rows: Sequence[Sequence[Any]], conflict_sql: str
+) -> None:
+    """PostgreSQL: COPY the rows (straight into the table, or for an upsert into a temporary
+    table and then one INSERT ... SELECT ... ON CONFLICT)."""
+    quote = connection.ops.quote_name
+    column_list = ", ".join(quote(c) for c in columns)
+    with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
+        target = quote(table)
+        if conflict_sql:
+            target = quote(f"_winback_upsert_{table}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} (LIKE {quote(table)}) ON COMMIT DROP"
+            )
+            cursor.execute(f"TRUNCATE {target}")
+        with cursor.cursor.copy(f"COPY {target} ({column_list}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        if conflict_sql:
+            cursor.execute(
+                f"INSERT INTO {quote(table)} ({column_list}) SELECT {column_list} FROM {target}{conflict_sql}"
+            )

@@ -1,7 +1,8 @@
 """The sandboxed template engine marketer templates are rendered in.
 
 Only a vetted list of tags and filters is available: no {% load %}, {% include %}, {% extends %},
-{% url %}, {% debug %}, {% csrf_token %}; no file loaders; invalid variables render as "". The
+{% url %}, {% debug %}, {% csrf_token %}, no {% autoescape off %} (nor |safe: contact data is
+always escaped in HTML); no file loaders; invalid variables render as "". The
 context holds plain dicts, strings, numbers and dates built by messaging.selectors, never model
 instances, settings or the request, so a template cannot reach anything it was not given.
 """
@@ -23,7 +24,6 @@ from django.template import (
 from django.template.base import FilterExpression, Variable, VariableNode
 
 ALLOWED_TAGS = (
-    "autoescape",
     "comment",
     "cycle",
     "filter",

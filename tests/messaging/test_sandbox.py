@@ -110,3 +110,19 @@ def test_rendered_output_is_not_marked_safe(context):
     from django.utils.safestring import SafeData
 
     assert not isinstance(sandbox.render("<b>{{ contact.first_name }}</b>", context), SafeData)
+
+
+# --- Review: breaking out of the sandbox ------------------------------------------------------
+
+
+def test_autoescape_off_is_not_available(context):
+    """Turning escaping off would let contact data inject HTML (same as the blocked |safe)."""
+    with pytest.raises(TemplateSyntaxError):
+        sandbox.compile_template("{% autoescape off %}{{ contact.first_name }}{% endautoescape %}")
+    context["contact"]["first_name"] = "<a href='https://evil.example'>x</a>"
+    assert "<a" not in sandbox.render("{% filter lower %}{{ contact.first_name }}{% endfilter %}", context)
+
+
+def test_text_templates_are_not_html_escaped(context):
+    context["contact"]["first_name"] = "Tom & <Jerry>"
+    assert sandbox.render("Hi {{ contact.first_name }}", context, autoescape=False) == "Hi Tom & <Jerry>"

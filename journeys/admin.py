@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from journeys.models import (
     AudienceExport,
@@ -100,11 +100,11 @@ class JourneyAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["name"]
     list_select_related = ["current_version"]
-    readonly_fields = ["status", "current_version", "report"]
+    readonly_fields = ["status", "current_version", "report", "graph"]
     inlines = [StepInline, EdgeInline]
     actions = ["publish", "pause", "resume", "archive"]
     fieldsets = [
-        (None, {"fields": ["name", "description", "status", "current_version", "report"]}),
+        (None, {"fields": ["name", "description", "status", "current_version", "report", "graph"]}),
         ("Entry and conversion", {"fields": ["reentry", "reentry_days", "conversion_window_days"]}),
         (
             "Sending rules",
@@ -149,6 +149,35 @@ class JourneyAdmin(admin.ModelAdmin):
             for g in data["groups"]
         )
         return format_html("{}<br>{}", states, groups)
+
+    @admin.display(description="draft graph")
+    def graph(self, obj):
+        """The draft as a list: each step with its branches (a visual editor comes later)."""
+        if not obj.pk:
+            return "—"
+        steps = list(Step.objects.filter(journey=obj, version__isnull=True).order_by("y", "x", "id"))
+        edges: dict[int, list] = {}
+        for edge in Edge.objects.filter(journey=obj, version__isnull=True).select_related("to_step"):
+            edges.setdefault(edge.from_step_id, []).append(edge)
+        rows = []
+        for step in steps:
+            kind = registry.get(step.kind)
+            arrows = ", ".join(
+                f"{e.branch} → {e.to_step.name or e.to_step.kind}" for e in edges.get(step.id, [])
+            )
+            rows.append(
+                (
+                    step.name or step.kind,
+                    kind.label if kind else step.kind,
+                    kind.describe(step.config) if kind else "",
+                    f"· {arrows}" if arrows else "",
+                )
+            )
+        if not rows:
+            return "no steps yet"
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li><strong>{}</strong> ({}) {} {}</li>", rows)
+        )
 
     def _run(self, request, queryset, service, verb):
         for journey in queryset:

@@ -64,6 +64,7 @@ def test_journey_changelist_and_change_page(admin_client, journey, django_assert
     response = admin_client.get(f"/admin/journeys/journey/{journey.pk}/change/")
     assert response.status_code == 200
     assert b"Steps of the draft" in response.content
+    assert "next → wait" in response.content.decode()  # the draft graph as a list
 
 
 def test_actions_pause_and_publish_go_through_services(admin_client, journey):

@@ -109,3 +109,12 @@ def test_purchase_within_the_window_converts_and_exits(segment_everyone):
     assert (exited.state, exited.exit_reason) == ("exited", "converted")
     assert Enrollment.objects.filter(state="waiting").count() == 2
     assert conversions_record(order_ids=[o1.pk]) == 0  # once per enrollment
+
+
+def test_holdout_purchases_are_recorded_for_lift(segment_everyone):
+    journey = entry_journey(segment_everyone, conversion_window_days=7, holdout_percent=100)
+    (contact,) = contacts_make(1)
+    journey_enter(journey=journey, now=T0)
+    order = Order.objects.create(external_id="h1", contact=contact, placed_at=T0 + DAY, total=12)
+    assert conversions_record(order_ids=[order.pk]) == 1
+    assert journey.conversions.get().holdout is True

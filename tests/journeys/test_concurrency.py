@@ -1,0 +1,81 @@
+"""Two workers at once (threads with their own connections) never double-send; a failing step retries."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core import mail
+from django.db import connection
+
+from journeys.models import Enrollment, StepRun
+from journeys.services import journey_enter, journeys_tick
+from tests.journeys.conftest import T0, contacts_make, journey_build
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_ticks_at_once_send_each_message_once(segment_everyone, email_template, pool):
+    journey = journey_build(
+        "Race",
+        {
+            "entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"}),
+            "coupon": ("assign_coupon", {"pool_id": pool.pk}),
+            "mail": ("send_email", {"template_id": email_template.pk}),
+        },
+        [("entry", "next", "coupon"), ("coupon", "next", "mail")],
+        now=T0,
+    )
+    contacts_make(40)
+    journey_enter(journey=journey, now=T0)
+    errors = []
+
+    def worker():
+        try:
+            journeys_tick(now=T0, batch_size=7, deliver="now", max_seconds=None)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert Enrollment.objects.filter(state="completed").count() == 40
+    assert StepRun.objects.filter(kind="send_email").count() == 40
+    recipients = [m.to[0] for m in mail.outbox]
+    assert len(recipients) == 40 and len(set(recipients)) == 40
+    codes = list(Enrollment.objects.values_list("data__coupon__code", flat=True))
+    assert len(set(codes)) == 40
+
+
+@pytest.mark.django_db
+def test_a_failing_step_retries_later_and_fails_after_repeated_errors(segment_everyone, pool):
+    from coupons.models import CouponPool
+
+    journey = journey_build(
+        "Flaky",
+        {
+            "entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"}),
+            "coupon": ("assign_coupon", {"pool_id": pool.pk}),
+        },
+        [("entry", "next", "coupon")],
+        now=T0,
+    )
+    contacts_make(2)
+    journey_enter(journey=journey, now=T0)
+    CouponPool.objects.filter(pk=pool.pk).delete()  # the step now raises
+    import datetime as dt
+
+    now = T0
+    for attempt in range(1, 6):
+        journeys_tick(now=now, deliver="", max_seconds=None)
+        states = set(Enrollment.objects.values_list("state", flat=True))
+        if attempt < 5:
+            assert states == {"waiting"}
+            assert "retry after error" in Enrollment.objects.first().wait_reason
+        now += dt.timedelta(minutes=6)
+    assert set(Enrollment.objects.values_list("state", flat=True)) == {"failed"}
+    assert StepRun.objects.filter(kind="assign_coupon").count() == 0

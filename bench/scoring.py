@@ -257,7 +257,7 @@ def main() -> int:
 
         print("RFM + lifecycle from the orders table")
         with Timer("Winback: one GROUP BY + numpy (RFM, segment, lifecycle)") as ours:
-            buyer_ids, counts, totals, first_ts, last_ts = _purchase_aggregates()
+            buyer_ids, counts, days, totals, first_day_totals, first_ts, last_ts = _purchase_aggregates()
             now_ts = AS_OF.timestamp()
             recency = np.floor((now_ts - last_ts) / 86_400)
             r = rfm.quintile_scores(recency, higher_is_better=False)
@@ -273,9 +273,8 @@ def main() -> int:
 
         with Timer("Winback scores_compute: the above + BG/NBD and Gamma-Gamma fit + CLV"):
             order = np.argsort(buyer_ids)
-            buyer_ids, counts, totals, first_ts, last_ts = (
-                a[order] for a in (buyer_ids, counts, totals, first_ts, last_ts)
-            )
+            columns = (buyer_ids, counts, days, totals, first_day_totals, first_ts, last_ts)
+            buyer_ids, counts, days, totals, first_day_totals, first_ts, last_ts = (a[order] for a in columns)
             contact_ids = np.fromiter(
                 Contact.objects.order_by("pk").values_list("pk", flat=True), dtype=np.int64
             )
@@ -283,7 +282,9 @@ def main() -> int:
                 contact_ids=contact_ids,
                 buyer_ids=buyer_ids,
                 counts=counts,
+                purchase_days=days,
                 totals=totals,
+                first_day_totals=first_day_totals,
                 first_ts=first_ts,
                 last_ts=last_ts,
                 as_of=AS_OF,
@@ -324,7 +325,7 @@ def main() -> int:
         print(f"BG/NBD fit on the first {args.reference_customers:,} buyers (same data for both)")
         k = args.reference_customers
         week = 7 * 86_400.0
-        x = (counts - 1.0)[:k]
+        x = (days - 1.0)[:k]
         t_x = ((last_ts - first_ts) / week)[:k]
         T = ((AS_OF.timestamp() - first_ts) / week)[:k]
         with Timer("Winback: vectorised gammaln, compressed rows, L-BFGS-B") as fast:

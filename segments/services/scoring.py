@@ -15,7 +15,8 @@ import time
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, Exists, Max, Min, OuterRef, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from contacts.models import Contact, Order
@@ -62,25 +63,44 @@ def _progress(run: ScoringRun, percent: int, note: str) -> None:
 
 
 def _purchase_aggregates() -> tuple[np.ndarray, ...]:
-    """ONE GROUP BY over purchases: contact id, orders, total, first and last order time (epoch seconds)."""
-    rows = (
-        Order.objects.exclude(status__in=Order.NOT_PURCHASES)
-        .order_by()
-        .values("contact_id")
-        .annotate(n=Count("pk"), total=Sum("total"), first=Min("placed_at"), last=Max("placed_at"))
-        .values_list("contact_id", "n", "total", "first", "last")
+    """ONE GROUP BY over purchases, per contact: orders, distinct purchase days, total spent, total spent on
+    the first purchase day, first and last order time (epoch seconds).
+
+    The first-day total lets the Gamma-Gamma model use the average value of the *repeat* purchases, as in
+    Fader, Hardie & Lee; it comes from an index-backed NOT EXISTS (no purchase on an earlier day).
+    """
+    purchases = Order.objects.exclude(status__in=Order.NOT_PURCHASES)
+    earlier_day = purchases.filter(
+        contact_id=OuterRef("contact_id"), placed_at__date__lt=OuterRef("placed_at__date")
     )
-    ids, counts, totals, firsts, lasts = [], [], [], [], []
-    for contact_id, n, total, first, last in rows.iterator(chunk_size=20_000):
+    rows = (
+        purchases.order_by()
+        .values("contact_id")
+        .annotate(
+            n=Count("pk"),
+            days=Count(TruncDate("placed_at"), distinct=True),
+            spent=Sum("total"),
+            first_day_spent=Sum("total", filter=~Exists(earlier_day)),
+            first=Min("placed_at"),
+            last=Max("placed_at"),
+        )
+        .values_list("contact_id", "n", "days", "spent", "first_day_spent", "first", "last")
+    )
+    ids, counts, days, totals, first_totals, firsts, lasts = [], [], [], [], [], [], []
+    for contact_id, n, purchase_days, total, first_day_total, first, last in rows.iterator(chunk_size=20_000):
         ids.append(contact_id)
         counts.append(n)
+        days.append(purchase_days)
         totals.append(total)
+        first_totals.append(first_day_total or 0)
         firsts.append(first.timestamp())
         lasts.append(last.timestamp())
     return (
         np.asarray(ids, dtype=np.int64),
         np.asarray(counts, dtype=np.int64),
+        np.asarray(days, dtype=np.int64),
         np.asarray([float(t) for t in totals], dtype=float),
+        np.asarray([float(t) for t in first_totals], dtype=float),
         np.asarray(firsts, dtype=float),
         np.asarray(lasts, dtype=float),
     )
@@ -113,7 +133,9 @@ def scores_compute(
     contact_ids: np.ndarray,
     buyer_ids: np.ndarray,
     counts: np.ndarray,
+    purchase_days: np.ndarray | None = None,
     totals: np.ndarray,
+    first_day_totals: np.ndarray | None = None,
     first_ts: np.ndarray,
     last_ts: np.ndarray,
     as_of: dt.datetime,
@@ -167,15 +189,19 @@ def scores_compute(
         out[name] = np.full(n, np.nan)
     out["clv_cluster"] = np.full(n, "", dtype=object)
     week = 7 * day
-    x = counts - 1.0
-    # Gamma-Gamma wants the average of the repeat purchases; one GROUP BY gives the average of all purchases,
-    # which is what we use (documented in the README).
+    # BG/NBD counts repeat purchase *days* (several orders on one day are one purchase occasion);
+    # Gamma-Gamma wants the average value of those repeat purchases (the first day's spend left out).
+    x = (counts if purchase_days is None else purchase_days) - 1.0
+    if first_day_totals is None:
+        m = totals / np.maximum(counts, 1)
+    else:
+        m = np.where(x > 0, (totals - first_day_totals) / np.maximum(x, 1), 0.0)
     try:
         result = clv_model.clv_predict(
             x=x,
             t_x=np.maximum(last_ts - first_ts, 0) / week,
             T=np.maximum(now_ts - first_ts, 0) / week,
-            m=totals / np.maximum(counts, 1),
+            m=m,
             settings=clv_settings_current(),
         )
     except clv_model.ClvFitError as exc:
@@ -309,26 +335,26 @@ def scoring_run_execute(*, run: ScoringRun, as_of: dt.datetime | None = None) ->
     run.as_of = as_of
     try:
         _progress(run, 5, "Reading purchases")
-        buyer_ids, counts, totals, first_ts, last_ts = _purchase_aggregates()
+        buyer_ids, counts, days, totals, first_day_totals, first_ts, last_ts = _purchase_aggregates()
         contact_ids = np.fromiter(
             Contact.objects.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=50_000),
             dtype=np.int64,
         )
         keep = np.isin(buyer_ids, contact_ids)
-        buyer_ids, counts, totals, first_ts, last_ts = (
-            a[keep] for a in (buyer_ids, counts, totals, first_ts, last_ts)
-        )
+        columns = (buyer_ids, counts, days, totals, first_day_totals, first_ts, last_ts)
+        buyer_ids, counts, days, totals, first_day_totals, first_ts, last_ts = (a[keep] for a in columns)
         order = np.argsort(buyer_ids)
-        buyer_ids, counts, totals, first_ts, last_ts = (
-            a[order] for a in (buyer_ids, counts, totals, first_ts, last_ts)
-        )
+        columns = (buyer_ids, counts, days, totals, first_day_totals, first_ts, last_ts)
+        buyer_ids, counts, days, totals, first_day_totals, first_ts, last_ts = (a[order] for a in columns)
 
         _progress(run, 15, "Computing scores and fitting CLV")
         scores, fit, why_no_clv = scores_compute(
             contact_ids=contact_ids,
             buyer_ids=buyer_ids,
             counts=counts,
+            purchase_days=days,
             totals=totals,
+            first_day_totals=first_day_totals,
             first_ts=first_ts,
             last_ts=last_ts,
             as_of=as_of,

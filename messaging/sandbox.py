@@ -10,6 +10,7 @@ instances, settings or the request, so a template cannot reach anything it was n
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 from django.template import (
@@ -21,7 +22,8 @@ from django.template import (
     defaultfilters,
     defaulttags,
 )
-from django.template.base import FilterExpression, Variable, VariableNode
+from django.template.base import FilterExpression, Node, Variable, VariableNode
+from django.utils.safestring import mark_safe
 
 ALLOWED_TAGS = (
     "comment",
@@ -42,12 +44,152 @@ ALLOWED_TAGS = (
 )
 BLOCKED_FILTERS = {"safe", "safeseq", "pprint", "escapejs", "json_script", "unordered_list"}
 
+# --- Limits: a template must not be able to exhaust the worker (CPU or memory) ---------------
+# Loop iterations per render (nested loops multiply: 200 x 200 x 200 would be 8 million).
+MAX_LOOP_ITERATIONS = 10_000
+# Characters a loop may produce per render (nested loops count their output at each level).
+MAX_LOOP_OUTPUT = 2_000_000
+# Characters (or items) one filter may produce, and the largest width/precision argument.
+MAX_VALUE_LENGTH = 200_000
+MAX_WIDTH = 1_000
+
+
+class RenderLimitExceeded(Exception):
+    """The template would take too long or too much memory to render (the message fails)."""
+
+
+class _Budget:
+    __slots__ = ("iterations", "output")
+
+    def __init__(self) -> None:
+        self.iterations = 0
+        self.output = 0
+
+
+def _budget(context: Context) -> _Budget:
+    budget = getattr(context, "sandbox_budget", None)
+    if budget is None:
+        budget = context.sandbox_budget = _Budget()
+    return budget
+
+
+class SandboxForNode(defaulttags.ForNode):
+    """Django's ForNode (5.2) with an iteration and output budget shared by the whole render."""
+
+    def render(self, context):
+        budget = _budget(context)
+        parentloop = context.get("forloop", {})
+        with context.push():
+            values = self.sequence.resolve(context, ignore_failures=True)
+            if values is None:
+                values = []
+            if not hasattr(values, "__len__"):
+                values = list(values)
+            len_values = len(values)
+            if len_values < 1:
+                return self.nodelist_empty.render(context)
+            if budget.iterations + len_values > MAX_LOOP_ITERATIONS:
+                raise RenderLimitExceeded(
+                    f"loops would run more than {MAX_LOOP_ITERATIONS} times in one message"
+                )
+            budget.iterations += len_values
+            nodelist = []
+            if self.is_reversed:
+                values = reversed(values)
+            num_loopvars = len(self.loopvars)
+            unpack = num_loopvars > 1
+            loop_dict = context["forloop"] = {"parentloop": parentloop}
+            for i, item in enumerate(values):
+                loop_dict["counter0"] = i
+                loop_dict["counter"] = i + 1
+                loop_dict["revcounter"] = len_values - i
+                loop_dict["revcounter0"] = len_values - i - 1
+                loop_dict["first"] = i == 0
+                loop_dict["last"] = i == len_values - 1
+                pop_context = False
+                if unpack:
+                    try:
+                        len_item = len(item)
+                    except TypeError:
+                        len_item = 1
+                    if num_loopvars != len_item:
+                        raise ValueError(
+                            f"Need {num_loopvars} values to unpack in for loop; got {len_item}. "
+                        )
+                    context.update(dict(zip(self.loopvars, item, strict=False)))
+                    pop_context = True
+                else:
+                    context[self.loopvars[0]] = item
+                for node in self.nodelist_loop:
+                    output = node.render_annotated(context)
+                    budget.output += len(output)
+                    if budget.output > MAX_LOOP_OUTPUT:
+                        raise RenderLimitExceeded(
+                            f"loops would write more than {MAX_LOOP_OUTPUT} characters in one message"
+                        )
+                    nodelist.append(output)
+                if pop_context:
+                    context.pop()
+        return mark_safe("".join(nodelist))  # noqa: S308 - the parts were rendered (escaped) above
+
+
+def do_for(parser, token):
+    node = defaulttags.do_for(parser, token)
+    sandboxed = SandboxForNode(
+        node.loopvars, node.sequence, node.is_reversed, node.nodelist_loop, node.nodelist_empty
+    )
+    sandboxed.token = node.token
+    return sandboxed
+
+
+def _int_argument(arg) -> int:
+    try:
+        return abs(int(str(arg).strip() or 0))
+    except ValueError:
+        return 0
+
+
+def _check_width(name: str, arg) -> None:
+    if name in ("ljust", "rjust", "center", "floatformat") and _int_argument(arg) > MAX_WIDTH:
+        raise RenderLimitExceeded(f"|{name}:{arg} is wider than {MAX_WIDTH}")
+    if name == "stringformat" and any(int(n) > MAX_WIDTH for n in re.findall(r"\d+", str(arg))):
+        raise RenderLimitExceeded(f"|stringformat:{arg} is wider than {MAX_WIDTH}")
+
+
+def _check_join(value, arg) -> None:
+    try:
+        items = len(value)
+        length = len(str(arg)) * items + sum(len(str(item)) for item in value)
+    except TypeError:
+        return
+    if length > MAX_VALUE_LENGTH:
+        raise RenderLimitExceeded(f"|join would make a value longer than {MAX_VALUE_LENGTH}")
+
+
+def _limited(name: str, func):
+    """A filter that refuses arguments and results beyond the limits."""
+
+    @functools.wraps(func)
+    def limited(value, *args, **kwargs):
+        if args:
+            _check_width(name, args[0])
+            if name == "join":
+                _check_join(value, args[0])
+        result = func(value, *args, **kwargs)
+        if isinstance(result, str | list | tuple) and len(result) > MAX_VALUE_LENGTH:
+            raise RenderLimitExceeded(f"|{name} would make a value longer than {MAX_VALUE_LENGTH}")
+        return result
+
+    return limited
+
+
 register = Library()
 for _name in ALLOWED_TAGS:
     register.tags[_name] = defaulttags.register.tags[_name]
+register.tags["for"] = do_for
 for _name, _func in defaultfilters.register.filters.items():
     if _name not in BLOCKED_FILTERS:
-        register.filters[_name] = _func
+        register.filters[_name] = _limited(_name, _func)
 
 
 class SandboxEngine(Engine):
@@ -129,7 +271,9 @@ def _filter_expressions(obj: Any, seen: set[int]) -> list[FilterExpression]:
         values = list(obj.values())
     elif isinstance(obj, list | tuple | set):
         values = list(obj)
-    elif type(obj).__module__.startswith("django.template") and hasattr(obj, "__dict__"):
+    elif (isinstance(obj, Node) or type(obj).__module__.startswith("django.template")) and hasattr(
+        obj, "__dict__"
+    ):
         values = [v for k, v in vars(obj).items() if k not in ("origin", "token", "source")]
     else:
         return found

@@ -126,3 +126,79 @@ def test_autoescape_off_is_not_available(context):
 def test_text_templates_are_not_html_escaped(context):
     context["contact"]["first_name"] = "Tom & <Jerry>"
     assert sandbox.render("Hi {{ contact.first_name }}", context, autoescape=False) == "Hi Tom & <Jerry>"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # Nested loops over a provided list: 200**4 = 1.6 billion iterations.
+        "{% for a in contact.attributes.items_ %}{% for b in contact.attributes.items_ %}"
+        "{% for c in contact.attributes.items_ %}{% for d in contact.attributes.items_ %}x"
+        "{% endfor %}{% endfor %}{% endfor %}{% endfor %}",
+        # Strings are iterable too.
+        "{% for a in contact.email %}{% for b in contact.email %}{% for c in contact.email %}"
+        "{% for d in contact.email %}{% for e in contact.email %}x{% endfor %}{% endfor %}{% endfor %}"
+        "{% endfor %}{% endfor %}",
+        # Width filters allocate whatever they are told to.
+        "{{ contact.first_name|ljust:'1000000000' }}",
+        "{{ contact.first_name|center:'1000000000' }}",
+        "{{ contact.first_name|stringformat:'1000000000s' }}",
+        "{{ 1|floatformat:'1000000000' }}",
+        # join squares the length at each step, add doubles it.
+        "{% with a=contact.email|make_list|join:contact.email %}{% with b=a|make_list|join:a %}"
+        "{% with c=b|make_list|join:b %}{{ c|length }}{% endwith %}{% endwith %}{% endwith %}",
+        "{% with a=contact.email|add:contact.email %}{% with a=a|add:a %}{% with a=a|add:a %}"
+        "{% with a=a|add:a %}{% with a=a|add:a %}{% with a=a|add:a %}{% with a=a|add:a %}"
+        "{% with a=a|add:a %}{% with a=a|add:a %}{% with a=a|add:a %}{% with a=a|add:a %}"
+        "{% with a=a|add:a %}{% with a=a|add:a %}{% with a=a|add:a %}{% with a=a|add:a %}"
+        "{% with a=a|add:a %}{% with a=a|add:a %}{% with a=a|add:a %}{% with a=a|add:a %}"
+        "{{ a|length }}{% endwith %}{% endwith %}{% endwith %}{% endwith %}{% endwith %}{% endwith %}"
+        "{% endwith %}{% endwith %}{% endwith %}{% endwith %}{% endwith %}{% endwith %}{% endwith %}"
+        "{% endwith %}{% endwith %}{% endwith %}{% endwith %}{% endwith %}{% endwith %}",
+    ],
+)
+def test_templates_that_would_exhaust_the_worker_stop_with_an_error(source, context):
+    import time
+
+    context["contact"]["attributes"]["items_"] = list(range(200))
+    context["contact"]["email"] = "a" * 40
+    started = time.monotonic()
+    with pytest.raises(sandbox.RenderLimitExceeded):
+        sandbox.render(source, context)
+    assert time.monotonic() - started < 2
+
+
+def test_ordinary_loops_and_filters_stay_within_the_limits(context):
+    context["contact"]["attributes"]["items_"] = list(range(200))
+    out = sandbox.render(
+        "{% for p in recommendations %}{% for q in contact.attributes.items_ %}.{% endfor %}{% endfor %}"
+        "{{ contact.first_name|ljust:'20' }}|{{ 3.14159|floatformat:2 }}|{{ recommendations|length }}",
+        context,
+    )
+    assert out.endswith("Alex                |3.14|" + str(len(context["recommendations"])))
+
+
+def test_validation_still_sees_variables_in_loops():
+    problems = sandbox.template_problems("{% for p in recomendations %}{{ p.name }}{% endfor %}")
+    assert len(problems) == 1 and "'recomendations'" in problems[0]
+
+
+def test_render_limit_fails_only_that_message(smtp_sink, make_contact):
+    from messaging.models import Message
+    from messaging.services import Outgoing, messages_deliver, messages_queue
+
+    template = MessageTemplate.objects.create(
+        name="greedy",
+        channel=Channel.EMAIL,
+        subject="Hi",
+        html_body="{% for a in contact.attributes.n %}{% for b in contact.attributes.n %}"
+        "{% for c in contact.attributes.n %}x{% endfor %}{% endfor %}{% endfor %}",
+    )
+    small, big = make_contact(attributes={"n": [1, 2]}), make_contact(attributes={"n": list(range(300))})
+    ids = messages_queue(
+        template=template,
+        outgoing=[Outgoing(contact_id=c.pk, idempotency_key=f"g{c.pk}", context={}) for c in (small, big)],
+    )
+    report = messages_deliver(message_ids=ids)
+    assert len(report.sent) == 1 and len(report.failed) == 1
+    assert Message.objects.get(contact=big).reason.startswith("render error: RenderLimitExceeded")

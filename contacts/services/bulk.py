@@ -159,3 +159,22 @@ def _pg_copy_write(
             cursor.execute(
                 f"INSERT INTO {quote(table)} ({column_list}) SELECT {column_list} FROM {target}{conflict_sql}"
             )
+
+
+def rows_delete(*, model: type[models.Model], field: str, values: Sequence[Any]) -> None:
+    """DELETE WHERE field IN values, raw: only for tables nothing else references (order lines)."""
+    if not values:
+        return
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    column = quote(model._meta.get_field(field).column)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"DELETE FROM {quote(model._meta.db_table)} WHERE {column} = ANY(%s)", [list(values)]
+            )
+        else:
+            placeholders = ", ".join(["%s"] * len(values))
+            cursor.execute(
+                f"DELETE FROM {quote(model._meta.db_table)} WHERE {column} IN ({placeholders})", list(values)
+            )

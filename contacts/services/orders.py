@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact, Event, Order, OrderLine, Product
+from contacts.services.bulk import rows_delete, rows_write, values_in
 from contacts.services.contacts import BATCH_SIZE, _chunks, contacts_resolve
 from contacts.services.results import RowError, RowErrors, UpsertResult
 from contacts.signals import orders_upserted
@@ -60,11 +61,11 @@ def _product_ids(lines: list[dict]) -> dict[str, int]:
     for line in lines:
         if line.get("sku"):
             names.setdefault(line["sku"], (line.get("product_name") or line["sku"], line.get("unit_price")))
-    known = dict(Product.objects.filter(sku__in=list(names)).values_list("sku", "id"))
+    known = dict(values_in(model=Product, columns=("sku", "id"), where={"sku": list(names)}))
     new = [Product(sku=s, name=n[:255], price=p) for s, (n, p) in names.items() if s not in known]
     if new:
         Product.objects.bulk_create(new, ignore_conflicts=True)
-        known = dict(Product.objects.filter(sku__in=list(names)).values_list("sku", "id"))
+        known = dict(values_in(model=Product, columns=("sku", "id"), where={"sku": list(names)}))
     return known
 
 
@@ -97,9 +98,15 @@ def _orders_batch(orders: list[dict], *, source: str) -> UpsertResult:
         merged[order["order_id"]] = order
     contact_ids = contacts_resolve(rows=list(merged.values()), source=source)
     product_ids = _product_ids([line for order in merged.values() for line in order["lines"]])
-    existing = set(Order.objects.filter(external_id__in=list(merged)).values_list("external_id", flat=True))
+    existing = {
+        external_id
+        for (external_id,) in values_in(
+            model=Order, columns=("external_id",), where={"external_id": list(merged)}
+        )
+    }
     errors = []
-    objects = []
+    rows = []
+    now = timezone.now()
     for external_id, order in merged.items():
         total = order.get("total")
         if total is None:
@@ -111,38 +118,46 @@ def _orders_batch(orders: list[dict], *, source: str) -> UpsertResult:
         if key not in contact_ids:
             errors.append(RowError(order.get("_row", 0), "email", "A customer id or an email is required."))
             continue
-        objects.append(
-            Order(
-                external_id=external_id,
-                contact_id=contact_ids[key],
-                placed_at=order["placed_at"],
-                total=total,
-                currency=order.get("currency") or "EUR",
-                coupon_code=order.get("coupon_code") or "",
-                status=order.get("status") or Order.Status.PAID,
-            )
+        rows.append(
+            {
+                "external_id": external_id,
+                "contact_id": contact_ids[key],
+                "placed_at": order["placed_at"],
+                "total": total,
+                "currency": order.get("currency") or "EUR",
+                "coupon_code": order.get("coupon_code") or "",
+                "status": order.get("status") or Order.Status.PAID,
+                "created_at": now,
+            }
         )
     if errors:
         raise RowErrors(errors)
-    Order.objects.bulk_create(
-        objects, update_conflicts=True, unique_fields=["external_id"], update_fields=list(ORDER_UPDATE_FIELDS)
+    rows_write(
+        model=Order,
+        rows=rows,
+        fields=(*ORDER_UPDATE_FIELDS, "external_id", "created_at"),
+        conflict_fields=("external_id",),
+        update_fields=ORDER_UPDATE_FIELDS,
     )
-    order_pks = dict(Order.objects.filter(external_id__in=list(merged)).values_list("external_id", "id"))
-    OrderLine.objects.filter(order_id__in=list(order_pks.values())).delete()
-    OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order_id=order_pks[external_id],
-                product_id=product_ids.get(line.get("sku") or ""),
-                sku=line.get("sku") or "",
-                quantity=line.get("quantity") or 1,
-                unit_price=line["unit_price"],
-            )
+    order_pks = dict(
+        values_in(model=Order, columns=("external_id", "id"), where={"external_id": list(merged)})
+    )
+    rows_delete(model=OrderLine, field="order", values=list(order_pks.values()))
+    rows_write(
+        model=OrderLine,
+        rows=[
+            {
+                "order_id": order_pks[external_id],
+                "product_id": product_ids.get(line.get("sku") or ""),
+                "sku": line.get("sku") or "",
+                "quantity": line.get("quantity") or 1,
+                "unit_price": line["unit_price"],
+            }
             for external_id, order in merged.items()
             for line in order["lines"]
             if line.get("unit_price") is not None
         ],
-        batch_size=BATCH_SIZE,
+        fields=("order", "product", "sku", "quantity", "unit_price"),
     )
     return UpsertResult(
         created=len(merged) - len(existing), updated=len(existing), ids=list(order_pks.values())

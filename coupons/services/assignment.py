@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import BigIntegerField, Case, Value, When
 from django.utils.timezone import now
 
@@ -92,7 +92,9 @@ def _assign_chunk(pool: CouponPool, ids: list[int]) -> tuple[dict[int, Coupon | 
         try:
             with transaction.atomic():
                 claimed, had_candidates = _claim(pool, missing)
-        except IntegrityError:
+        except (IntegrityError, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and not _is_retryable(exc):
+                raise
             # A concurrent worker assigned one of these contacts: take its code, retry the rest.
             winners = _existing(pool, missing)
             found.update(winners)
@@ -109,19 +111,38 @@ def _assign_chunk(pool: CouponPool, ids: list[int]) -> tuple[dict[int, Coupon | 
             break
     else:
         if missing:
+            found.update(_existing(pool, missing))
             logger.warning("Pool %s: %d contacts left without a code after retries", pool.pk, len(missing))
     return {i: found.get(i) for i in ids}, created
+
+
+def _is_retryable(exc: OperationalError) -> bool:
+    """PostgreSQL deadlock (40P01) or serialization failure (40001): roll back the batch and retry."""
+    return getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001")
 
 
 def _claim(pool: CouponPool, contact_ids: list[int]) -> tuple[dict[int, int], bool]:
     """Claim free codes for `contact_ids`. Returns ({contact_id: coupon_id}, whether any code was free)."""
     free = Coupon.objects.filter(pool=pool, assigned_at__isnull=True, redeemed_at__isnull=True).order_by("pk")
+    wanted = len(contact_ids)
     if connection.features.has_select_for_update_skip_locked:
-        free = free.select_for_update(skip_locked=True)
-    candidates = list(free.values_list("pk", flat=True)[: len(contact_ids)])
-    if not candidates:
-        return {}, False
-    pairs = dict(zip(candidates, contact_ids, strict=False))  # coupon_id -> contact_id
+        candidates = list(free.select_for_update(skip_locked=True).values_list("pk", flat=True)[:wanted])
+        if not candidates:
+            if not free.exists():
+                return {}, False
+            # Every free code is locked by another worker's unfinished claim. "Exhausted" is only
+            # true once those commit, so wait for them (plain FOR UPDATE) instead of skipping.
+            candidates = list(free.select_for_update().values_list("pk", flat=True)[:wanted])
+            if not candidates:
+                return {}, True  # they were taken; the caller looks again
+    else:
+        candidates = list(free.values_list("pk", flat=True)[:wanted])
+        if not candidates:
+            return {}, False
+    # Who gets a code follows the order given; within the batch, contacts are paired in ascending id
+    # order so concurrent batches insert into the (pool, contact) index in the same order (no deadlock).
+    chosen = sorted(contact_ids[: len(candidates)])
+    pairs = dict(zip(candidates, chosen, strict=True))  # coupon_id -> contact_id
     assigned_at = now()
     updated = Coupon.objects.filter(pk__in=pairs, assigned_at__isnull=True, redeemed_at__isnull=True).update(
         contact_id=Case(

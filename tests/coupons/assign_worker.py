@@ -27,8 +27,8 @@ def main() -> None:
         time.sleep(0.002)
     got: dict[int, str | None] = {}
     if mode == "bulk":
-        for start in range(0, len(ids), 7):
-            result = coupons_assign_bulk(pool=pool, contact_ids=ids[start : start + 7])
+        for start in range(0, len(ids), 20):
+            result = coupons_assign_bulk(pool=pool, contact_ids=ids[start : start + 20])
             got.update({cid: c.code if c else None for cid, c in result.items()})
     else:
         for cid in ids:

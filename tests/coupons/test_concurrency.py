@@ -15,8 +15,8 @@ from coupons.models import Coupon
 from tests.coupons.conftest import make_contacts, make_pool
 
 PROCESSES = 4
-CODES = 25
-CONTACTS = 60
+CODES = 120
+CONTACTS = 160
 
 
 def _database_url() -> str:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -101,7 +101,7 @@ class ContactScoreAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = CappedCountPaginator
     raw_id_fields = ("contact",)
-    ordering = ("-predicted_clv",)
+    ordering = (F("predicted_clv").desc(nulls_last=True),)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

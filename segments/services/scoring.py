@@ -41,12 +41,36 @@ def scoring_run_request(*, trigger: str, countdown: int = 0) -> ScoringRun | Non
     """
     from segments.tasks import scoring_run_task
 
+    scoring_runs_expire()
     with transaction.atomic():
         if ScoringRun.objects.filter(status=ScoringRun.Status.QUEUED).exists():
             return None
         run = ScoringRun.objects.create(trigger=trigger)
         transaction.on_commit(lambda: scoring_run_task.apply_async(args=[run.pk], countdown=countdown))
     return run
+
+
+QUEUED_TIMEOUT = dt.timedelta(hours=2)
+RUNNING_TIMEOUT = dt.timedelta(hours=6)
+
+
+def scoring_runs_expire() -> int:
+    """Fail runs whose task was lost (queued too long) or whose worker died (running too long), so they
+    stop blocking new runs."""
+    now = timezone.now()
+    lost = ScoringRun.objects.filter(
+        status=ScoringRun.Status.QUEUED, created_at__lt=now - QUEUED_TIMEOUT
+    ).update(
+        status=ScoringRun.Status.FAILED,
+        finished_at=now,
+        error="The queued task never started (lost message?).",
+    )
+    died = ScoringRun.objects.filter(
+        status=ScoringRun.Status.RUNNING, started_at__lt=now - RUNNING_TIMEOUT
+    ).update(
+        status=ScoringRun.Status.FAILED, finished_at=now, error="Stopped without finishing (worker lost?)."
+    )
+    return lost + died
 
 
 def scoring_orders_upserted(*, order_ids: list[int]) -> ScoringRun | None:
@@ -405,6 +429,7 @@ def scoring_nightly() -> str:
     """The nightly job: a scoring run right now (unless one is running), then every segment re-counted."""
     from segments.services.segments import segments_evaluate_all
 
+    scoring_runs_expire()
     if ScoringRun.objects.filter(status=ScoringRun.Status.RUNNING).exists():
         return "skipped: a run is in progress"
     run = ScoringRun.objects.filter(status=ScoringRun.Status.QUEUED).first() or ScoringRun.objects.create(

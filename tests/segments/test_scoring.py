@@ -170,3 +170,18 @@ def test_failed_run_records_the_error(settings):
     orders(contact(), (3, 10))
     run = _run()
     assert run.status == "failed" and "without a segment" in run.error
+
+
+def test_lost_and_dead_runs_stop_blocking(django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    long_ago = timezone.now() - dt.timedelta(hours=7)
+    lost = ScoringRun.objects.create(status="queued", created_at=long_ago)
+    dead = ScoringRun.objects.create(status="running", started_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=False):
+        fresh = scoring_run_request(trigger="admin")
+    assert fresh is not None
+    lost.refresh_from_db()
+    dead.refresh_from_db()
+    assert lost.status == "failed" and "never started" in lost.error
+    assert dead.status == "failed" and "worker lost" in dead.error

@@ -38,6 +38,9 @@ from messaging.selectors import context_encode, render_contexts
 logger = logging.getLogger(__name__)
 
 CHUNK = 1000
+# This many send errors in a row look like a provider outage: the rest of the batch is released
+# (back to queued, retried later) instead of failing one by one.
+MAX_SEND_ERRORS_IN_A_ROW = 5
 
 
 @dataclass(frozen=True)
@@ -391,6 +394,7 @@ def _send_emails(messages: list[Message], contexts: dict[int, dict], claim: _Cla
         claim.release(messages)
         return
     limiter = RateLimiter(channel_rate(Channel.EMAIL))
+    errors_in_a_row = 0
     try:
         for index, message in enumerate(messages):
             if claim.too_slow():
@@ -422,12 +426,27 @@ def _send_emails(messages: list[Message], contexts: dict[int, dict], claim: _Cla
             try:
                 accepted = connection.send_messages([email])
             except Exception as exc:
+                # This one may have reached the server before the error: failed, never resent.
                 claim.failed(message, f"send error: {type(exc).__name__}: {exc}")
-                connection.close()  # the next message opens a fresh connection
+                errors_in_a_row += 1
+                connection.close()
+                try:  # a fresh connection for the rest; none to be had: the server is down
+                    connection.open()
+                except Exception as open_exc:
+                    logger.warning("email connection lost, %d messages released: %s", len(messages), open_exc)
+                    claim.release(messages[index + 1 :])
+                    return
+                if errors_in_a_row >= MAX_SEND_ERRORS_IN_A_ROW:
+                    logger.warning(
+                        "%d email send errors in a row, the rest of the batch released", errors_in_a_row
+                    )
+                    claim.release(messages[index + 1 :])
+                    return
                 continue
             if not accepted:
                 claim.failed(message, "the email backend did not accept the message")
                 continue
+            errors_in_a_row = 0
             status = getattr(email, "anymail_status", None)  # django-anymail: the ESP's id
             provider_id = getattr(status, "message_id", None) or message_id
             claim.sent(message, provider_id=str(provider_id), subject=rendered.subject)

@@ -238,3 +238,66 @@ def test_messages_stats_by_step(smtp_sink, make_contact, email_template, django_
     assert stats[70]["sent"] == 2 and stats[70]["suppressed"] == 1
     assert (stats[70]["opened"], stats[70]["clicked"], stats[70]["unsubscribed"]) == (2, 1, 0)
     assert messages_stats_by_step(journey_id=8) == {}
+
+
+class DyingSmtpBackend(_Locmem):
+    """Accepts `accept` emails, then the server goes away: the send raises and reconnecting fails."""
+
+    accept = 2
+    down = False
+
+    def open(self):
+        if type(self).down:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return True
+
+    def send_messages(self, messages):
+        import smtplib
+
+        if type(self).down:
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        if type(self).accept <= 0:
+            type(self).down = True
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        type(self).accept -= 1
+        return super().send_messages(messages)
+
+
+def test_smtp_down_mid_batch_releases_the_unsent_rest_and_never_resends(
+    settings, make_contact, email_template
+):
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "tests.messaging.test_services.DyingSmtpBackend"
+    DyingSmtpBackend.accept, DyingSmtpBackend.down = 2, False
+    contacts = [make_contact() for _ in range(5)]
+    ids = messages_queue(template=email_template, outgoing=[outgoing(c) for c in contacts])
+    report = messages_deliver(message_ids=ids)
+    assert report.sent == ids[:2]
+    assert report.failed == ids[2:3]  # the send that broke: it may have arrived, so never resent
+    assert report.requeued == ids[3:]  # never handed to the server: back to queued for the retry
+    statuses = dict(Message.objects.values_list("id", "status"))
+    assert [statuses[i] for i in ids] == ["sent", "sent", "failed", "queued", "queued"]
+    # The server comes back: the retry sends the released ones only.
+    DyingSmtpBackend.accept, DyingSmtpBackend.down = 100, False
+    retry = messages_deliver(message_ids=ids)
+    assert retry.sent == ids[3:]
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(c.email for i, c in enumerate(contacts) if i != 2)
+
+
+class RefusingApiBackend(_Locmem):
+    """An ESP over HTTP that is down: opening is a no-op, every send raises."""
+
+    def send_messages(self, messages):
+        raise RuntimeError("HTTP 503 from the ESP")
+
+
+def test_provider_outage_fails_a_few_and_releases_the_rest(settings, make_contact, email_template):
+    from messaging.services import MAX_SEND_ERRORS_IN_A_ROW
+
+    settings.EMAIL_BACKEND = "tests.messaging.test_services.RefusingApiBackend"
+    ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact()) for _ in range(8)])
+    report = messages_deliver(message_ids=ids)
+    assert report.failed == ids[:MAX_SEND_ERRORS_IN_A_ROW]
+    assert report.requeued == ids[MAX_SEND_ERRORS_IN_A_ROW:]
+    assert Message.objects.filter(status=Message.Status.QUEUED).count() == 8 - MAX_SEND_ERRORS_IN_A_ROW

@@ -27,6 +27,8 @@ def _render(request: HttpRequest, partial: str, full: str, context: dict) -> Htt
 @require_http_methods(["GET", "POST"])
 def rules_preview_view(request: HttpRequest) -> HttpResponse:
     """Count and a sample of the contacts the (unsaved) rules select, or the errors."""
+    if not request.user.has_perms(["segments.view_segment", "contacts.view_contact"]):
+        return HttpResponse("You may not see contacts.", status=403)
     data = request.POST if request.method == "POST" else request.GET
     raw = data.get("rules", "") or "{}"
     segment_id = data.get("segment_id") or None
@@ -47,5 +49,7 @@ def rules_preview_view(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def scoring_run_progress_view(request: HttpRequest, run_id: int) -> HttpResponse:
+    if not request.user.has_perm("segments.view_scoringrun"):
+        return HttpResponse(status=403)
     run = get_object_or_404(ScoringRun, pk=run_id)
     return _render(request, "segments/_run_progress.html", "segments/run_progress.html", {"run": run})

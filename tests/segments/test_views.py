@@ -79,6 +79,21 @@ def test_preview_is_staff_only(client):
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
+def test_preview_needs_permission_to_see_contacts(client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    staff = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    client.force_login(staff)
+    assert client.post(PREVIEW, {"rules": "{}"}, headers={"HX-Request": "true"}).status_code == 403
+    staff.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_segment", "view_contact"],
+            content_type__app_label__in=["segments", "contacts"],
+        )
+    )
+    assert client.post(PREVIEW, {"rules": "{}"}, headers={"HX-Request": "true"}).status_code == 200
+
+
 def test_run_progress_partial_polls_while_running(admin_client, django_assert_num_queries):
     run = ScoringRun.objects.create(status="running", progress=40, progress_note="Saving")
     url = reverse("segments:run-progress", args=[run.pk])

@@ -148,10 +148,12 @@ def _pg_copy_write(
         target = quote(table)
         if conflict_sql:
             target = quote(f"_winback_upsert_{table}")
+            # Only the written columns, without constraints (ids of new rows come from the table).
+            cursor.execute(f"DROP TABLE IF EXISTS {target}")
             cursor.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} (LIKE {quote(table)}) ON COMMIT DROP"
+                f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS "
+                f"SELECT {column_list} FROM {quote(table)} WITH NO DATA"
             )
-            cursor.execute(f"TRUNCATE {target}")
         with cursor.cursor.copy(f"COPY {target} ({column_list}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -24,6 +25,7 @@ GENERATE_BATCH = 100_000
 MAX_GENERATE = 5_000_000
 HEADER_NAMES = ("code", "coupon", "coupon_code", "voucher", "voucher_code", "gutschein", "gutscheincode")
 IMPORT_CHECK_BATCH = 900
+IMPORT_INSERT_BATCH = 100_000
 
 _SYMBOLS = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)
 # Bytes at or above this value are dropped so every symbol is equally likely (248 = 8 * 31).
@@ -48,8 +50,9 @@ def random_codes(*, count: int, length: int, prefix: str = "") -> list[str]:
 def coupons_generate(*, pool: CouponPool, count: int, prefix: str = "", length: int = 10) -> int:
     """Add exactly `count` new unique codes to `pool`. Returns the number created.
 
-    Codes are generated in batches, inserted with bulk_create(ignore_conflicts=True) (the unique
-    index drops collisions with any existing code), and the pool is topped up until `count` exist.
+    Codes are generated in batches and inserted ignoring conflicts (the unique index drops
+    collisions with any existing code, like bulk_create(ignore_conflicts=True)); the pool is
+    topped up until `count` new codes exist.
     """
     prefix = normalize_code(prefix)
     if not 1 <= count <= MAX_GENERATE:
@@ -74,19 +77,21 @@ def coupons_generate(*, pool: CouponPool, count: int, prefix: str = "", length: 
         for start in range(0, count - created, GENERATE_BATCH):
             size = min(GENERATE_BATCH, count - created - start)
             codes = set(random_codes(count=size, length=length, prefix=prefix))
-            _insert_ignoring_conflicts(pool, codes)
+            _insert_codes(pool, codes, ignore_conflicts=True)
         created = in_pool.count() - before
     pool_stock_check(pool=pool)
     return created
 
 
-def _insert_ignoring_conflicts(pool: CouponPool, codes: set[str]) -> None:
-    """Insert new codes; codes that already exist anywhere are silently skipped (unique index).
+def _insert_codes(pool: CouponPool, codes: Iterable[str], *, ignore_conflicts: bool) -> None:
+    """Insert codes in one statement (PostgreSQL: unnest) or one executemany (SQLite).
 
-    Equivalent to bulk_create(ignore_conflicts=True) without building a model instance per code,
-    which dominated the time for a million codes: one unnest() INSERT on PostgreSQL, executemany
-    on SQLite.
+    With ignore_conflicts, codes that exist anywhere are skipped by the unique index (generation);
+    without, a duplicate raises IntegrityError and the transaction writes nothing (import).
+    Equivalent to bulk_create() without building a model instance per code, which dominated the
+    time for a million codes.
     """
+    codes = list(codes)
     table = connection.ops.quote_name(Coupon._meta.db_table)
     created_at = now()
     with transaction.atomic():
@@ -94,21 +99,22 @@ def _insert_ignoring_conflicts(pool: CouponPool, codes: set[str]) -> None:
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"INSERT INTO {table} (pool_id, code, redemption, created_at) "
-                    "SELECT %s, unnest(%s::varchar[]), '', %s ON CONFLICT (code) DO NOTHING",
-                    [pool.pk, list(codes), created_at],
+                    "SELECT %s, unnest(%s::varchar[]), '', %s"
+                    + (" ON CONFLICT (code) DO NOTHING" if ignore_conflicts else ""),
+                    [pool.pk, codes, created_at],
                 )
         elif connection.vendor == "sqlite":
             with connection.cursor() as cursor:
                 cursor.executemany(
-                    f"INSERT OR IGNORE INTO {table} (pool_id, code, redemption, created_at) "
-                    "VALUES (%s, %s, '', %s)",
+                    f"INSERT {'OR IGNORE ' if ignore_conflicts else ''}INTO {table} "
+                    "(pool_id, code, redemption, created_at) VALUES (%s, %s, '', %s)",
                     [(pool.pk, code, created_at) for code in codes],
                 )
         else:
             Coupon.objects.bulk_create(
                 (Coupon(pool=pool, code=code, created_at=created_at) for code in codes),
                 batch_size=5000,
-                ignore_conflicts=True,
+                ignore_conflicts=ignore_conflicts,
             )
 
 
@@ -220,8 +226,9 @@ def coupons_import_csv(*, pool: CouponPool, file: IO, max_errors: int = 200) -> 
     if report.errors:
         report.errors.sort(key=lambda error: error["row"] or 0)
         return report
-    with transaction.atomic():
-        Coupon.objects.bulk_create((Coupon(pool=pool, code=code) for code in new_codes), batch_size=5000)
+    with transaction.atomic():  # all or nothing, also if a code appeared concurrently (IntegrityError)
+        for start in range(0, len(new_codes), IMPORT_INSERT_BATCH):
+            _insert_codes(pool, new_codes[start : start + IMPORT_INSERT_BATCH], ignore_conflicts=False)
     report.created = len(new_codes)
     pool_stock_check(pool=pool)
     return report

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
+from django.db.models import Case, F, Value, When
 from django.utils.timezone import now
 
 from contacts.models import Contact, Event
@@ -276,30 +277,66 @@ def _unsubscribe_mailto() -> str:
 
 
 class _Claim:
-    """The rows one delivery call claimed, and the writes that finish them (only while still ours)."""
+    """The rows one delivery call claimed, and the writes that finish them (only while still ours).
+
+    Outcomes (sent/failed) are buffered and written in one UPDATE per FLUSH_ROWS rows or
+    FLUSH_SECONDS, so a batch costs the same few queries whatever its size. A worker that dies
+    before a flush leaves those rows in `sending`: the sweeper marks them failed ("interrupted"),
+    never re-sends them, so the at-most-once rule holds; only the record of a few sends is lost.
+    """
+
+    FLUSH_ROWS = 500
+    FLUSH_SECONDS = 5.0
 
     def __init__(self, token: str, report: DeliveryReport):
         self.token = token
         self.report = report
         self.started = time.monotonic()
+        self.flushed_at = self.started
+        self.pending: dict[int, dict[str, object]] = {}
 
     def _ours(self, message_ids: list[int]):
         return Message.objects.filter(
             id__in=message_ids, claim_token=self.token, status=Message.Status.SENDING
         )
 
+    def _record(self, message_id: int, values: dict[str, object]) -> None:
+        self.pending[message_id] = values
+        if len(self.pending) >= self.FLUSH_ROWS or time.monotonic() - self.flushed_at > self.FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered outcomes: one UPDATE with a CASE per column."""
+        self.flushed_at = time.monotonic()
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, {}
+        columns: dict[str, list[When]] = defaultdict(list)
+        for message_id, values in pending.items():
+            for column, value in values.items():
+                columns[column].append(When(pk=message_id, then=Value(value)))
+        self._ours(list(pending)).update(
+            **{
+                column: Case(*whens, default=F(column), output_field=Message._meta.get_field(column))
+                for column, whens in columns.items()
+            }
+        )
+
     def sent(self, message: Message, *, provider_id: str = "", subject: str = "") -> None:
-        self._ours([message.pk]).update(
-            status=Message.Status.SENT,
-            sent_at=now(),
-            provider_message_id=provider_id[:255],
-            subject=subject[:255],
-            to_address=message.to_address,
+        self._record(
+            message.pk,
+            {
+                "status": Message.Status.SENT.value,
+                "sent_at": now(),
+                "provider_message_id": provider_id[:255],
+                "subject": subject[:255],
+                "to_address": message.to_address,
+            },
         )
         self.report.sent.append(message.pk)
 
     def failed(self, message: Message, reason: str) -> None:
-        self._ours([message.pk]).update(status=Message.Status.FAILED, reason=reason[:2000])
+        self._record(message.pk, {"status": Message.Status.FAILED.value, "reason": reason[:2000]})
         self.report.failed.append(message.pk)
 
     def suppressed(self, by_reason: dict[str, list[int]]) -> None:
@@ -329,6 +366,14 @@ def messages_deliver(*, message_ids: list[int]) -> DeliveryReport:
 
 def _deliver_chunk(ids: list[int], report: DeliveryReport) -> None:
     claim = _Claim(uuid.uuid4().hex, report)
+    try:
+        _deliver_claimed(ids, claim)
+    finally:
+        claim.flush()
+
+
+def _deliver_claimed(ids: list[int], claim: _Claim) -> None:
+    report = claim.report
     Message.objects.filter(id__in=ids, status=Message.Status.QUEUED).update(
         status=Message.Status.SENDING, claim_token=claim.token, claimed_at=now()
     )

@@ -301,3 +301,50 @@ def test_provider_outage_fails_a_few_and_releases_the_rest(settings, make_contac
     assert report.failed == ids[:MAX_SEND_ERRORS_IN_A_ROW]
     assert report.requeued == ids[MAX_SEND_ERRORS_IN_A_ROW:]
     assert Message.objects.filter(status=Message.Status.QUEUED).count() == 8 - MAX_SEND_ERRORS_IN_A_ROW
+
+
+@pytest.mark.parametrize("channel", ["email", "sms", "push"])
+def test_queue_and_deliver_query_counts_do_not_grow_with_the_batch(
+    channel, make_contact, email_template, sms_template, push_template, settings
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from messaging.models import PushSubscription
+
+    settings.MESSAGING_BATCH_SIZE = 500
+    template = {"email": email_template, "sms": sms_template, "push": push_template}[channel]
+    counts = []
+    for size in (5, 45):  # 45: one INSERT on SQLite too (999 parameters)
+        contacts = [make_contact() for _ in range(size)]
+        PushSubscription.objects.bulk_create(
+            PushSubscription(contact=c, endpoint=f"https://push.example/{c.pk}", p256dh="k", auth="a")
+            for c in contacts
+        )
+        items = [outgoing(c, f"{channel}:{size}:{c.pk}") for c in contacts]
+        with CaptureQueriesContext(connection) as queued:
+            ids = messages_queue(template=template, outgoing=items)
+        with CaptureQueriesContext(connection) as delivered:
+            report = messages_deliver(message_ids=ids)
+        assert len(report.sent) == size
+        counts.append((len(queued), len(delivered)))
+    expected = {"email": (3, 7), "sms": (3, 7), "push": (4, 10)}[channel]  # (queue, deliver)
+    assert counts == [expected, expected]
+
+
+def test_outcomes_are_flushed_in_groups_and_the_rest_at_the_end(settings, make_contact, email_template):
+    from messaging.services import _Claim
+
+    settings.EMAIL_BACKEND = "tests.messaging.test_services.DyingSmtpBackend"
+    DyingSmtpBackend.accept, DyingSmtpBackend.down = 3, False
+    _Claim.FLUSH_ROWS, previous = 2, _Claim.FLUSH_ROWS
+    try:
+        ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact()) for _ in range(5)])
+        report = messages_deliver(message_ids=ids)
+    finally:
+        _Claim.FLUSH_ROWS = previous
+    rows = {m.pk: m for m in Message.objects.all()}
+    assert [rows[i].status for i in ids] == ["sent", "sent", "sent", "failed", "queued"]
+    assert all(rows[i].sent_at and rows[i].subject.startswith("We miss you") for i in report.sent)
+    assert rows[ids[3]].reason.startswith("send error: SMTPServerDisconnected")
+    assert len({rows[i].provider_message_id for i in ids[:3]}) == 3

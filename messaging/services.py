@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parseaddr
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -783,16 +784,45 @@ def delivery_event_record(
 # --- Push subscriptions ----------------------------------------------------------------------
 
 
+PUSH_LOCAL_SUFFIXES = (".localhost", ".local", ".localdomain", ".internal", ".home.arpa")
+
+
+def push_endpoint_problem(endpoint: str) -> str:
+    """Why the worker must not POST to this endpoint ("" if fine): anyone holding a contact's
+    subscribe token chooses it, so only https on a public host name (no IP literals, no local
+    names, no credentials). With DEBUG, http://127.0.0.1 and localhost work for development."""
+    if len(endpoint) > 1000:
+        return "The push endpoint is too long."
+    try:
+        parts = urlsplit(endpoint)
+        host = (parts.hostname or "").rstrip(".")
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "The push endpoint is not a valid URL."
+    if settings.DEBUG and parts.scheme in ("http", "https") and host in ("127.0.0.1", "localhost"):
+        return ""
+    labels = host.split(".")
+    if (
+        parts.scheme != "https"
+        or not host
+        or parts.username is not None
+        or len(labels) < 2
+        or not labels[-1].isalpha()  # IP literals, 2130706433, 0x7f000001, [::1]
+        or host.endswith(PUSH_LOCAL_SUFFIXES)
+    ):
+        return "A push endpoint must be an https URL on a push service's public host name."
+    return ""
+
+
 def push_subscription_upsert(
     *, contact_id: int, endpoint: str, p256dh: str, auth: str, user_agent: str = ""
 ) -> PushSubscription:
     """Store (or move/reactivate) a browser subscription; granting permission is push consent."""
-    if (
-        not endpoint.startswith("https://")
-        and not settings.DEBUG
-        and not endpoint.startswith("http://127.0.0.1")
-    ):
-        raise ValidationError("A push endpoint must be an https URL.")
+    problem = push_endpoint_problem(endpoint)
+    if problem:
+        raise ValidationError(problem)
+    if not p256dh or not auth or len(p256dh) > 200 or len(auth) > 100:
+        raise ValidationError("The subscription keys (p256dh, auth) are missing or too long.")
     if not Contact.objects.filter(pk=contact_id).exclude(status=Contact.Status.ANONYMIZED).exists():
         raise ValidationError("Unknown contact.")
     moment = now()

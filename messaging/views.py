@@ -112,11 +112,15 @@ def preferences(request, token: str):
 def push_subscribe(request):
     try:
         data = json.loads(request.body or b"{}")
+        if not isinstance(data, dict):
+            raise TypeError("expected a JSON object")
         contact_id = tokens.push_subscribe_token_load(str(data.get("token", "")))
         subscription = data["subscription"]
         endpoint = str(subscription["endpoint"])
         keys = subscription["keys"]
-        p256dh, auth = str(keys["p256dh"]), str(keys["auth"])
+        p256dh, auth = keys["p256dh"], keys["auth"]
+        if not isinstance(p256dh, str) or not isinstance(auth, str):
+            raise TypeError("keys must be strings")
     except (ValueError, KeyError, TypeError):
         return JsonResponse(
             {"error": "expected {token, subscription: {endpoint, keys: {p256dh, auth}}}"}, status=400
@@ -150,6 +154,8 @@ def bounce_webhook(request):
         return JsonResponse({"error": "forbidden"}, status=403)
     try:
         data = json.loads(request.body or b"{}")
+        if not isinstance(data, dict):
+            raise TypeError("expected a JSON object")
         kind = str(data["type"])
         email = str(data.get("email") or "")
         message_id = data.get("message_id")

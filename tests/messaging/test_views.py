@@ -219,3 +219,68 @@ def test_push_subscribe_with_signed_token(client, make_contact):
         == 403
     )
     assert client.post("/m/push/subscribe/", data="{}", content_type="application/json").status_code == 403
+
+
+def subscribe(client, contact, endpoint="https://push.example.com/abc", p256dh="k", auth="a"):
+    body = {
+        "token": tokens.push_subscribe_token(contact.pk),
+        "subscription": {"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}},
+    }
+    return client.post("/m/push/subscribe/", data=json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://127.0.0.1:6379/",  # plain http to a local service
+        "https://127.0.0.1/x",
+        "https://localhost/x",
+        "https://LOCALHOST./x",
+        "https://[::1]/x",
+        "https://169.254.169.254/latest/meta-data",
+        "https://10.0.0.5/x",
+        "https://0x7f000001/x",
+        "https://2130706433/x",
+        "https://user:pw@push.example.com/x",
+        "https:///x",
+        "ftp://push.example.com/x",
+    ],
+)
+def test_push_subscribe_refuses_endpoints_the_worker_must_not_call(client, make_contact, endpoint):
+    contact = make_contact(push_consent=False)
+    response = subscribe(client, contact, endpoint=endpoint)
+    assert response.status_code == 400
+    assert not PushSubscription.objects.exists()
+    contact.refresh_from_db()
+    assert contact.push_consent is False
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"endpoint": "https://push.example.com/" + "a" * 1000},
+        {"p256dh": "k" * 201},
+        {"auth": "a" * 101},
+        {"p256dh": ""},
+        {"auth": {"nested": 1}},
+    ],
+)
+def test_push_subscribe_rejects_oversized_or_malformed_subscriptions(client, make_contact, fields):
+    response = subscribe(client, make_contact(), **fields)
+    assert response.status_code == 400
+    assert not PushSubscription.objects.exists()
+
+
+@pytest.mark.parametrize("body", ["[]", '"x"', "3", "null", "{", "\xff"])
+def test_public_json_endpoints_answer_400_or_403_to_junk(client, body):
+    for url in ("/m/push/subscribe/", "/m/webhooks/bounce/"):
+        response = client.post(
+            url, data=body, content_type="application/json", headers={"X-Webhook-Secret": "webhook-secret"}
+        )
+        assert response.status_code in (400, 403), (url, body, response.status_code)
+
+
+def test_bounce_webhook_with_an_out_of_range_message_id_is_harmless(client):
+    response = post_webhook(client, {"type": "bounce", "message_id": 10**30})
+    assert response.status_code in (200, 400)
+    assert not Contact.objects.exists()

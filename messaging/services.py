@@ -712,18 +712,31 @@ def contact_preferences_update(
                 )
                 for channel in turned_off
             )
-            if message_id and Channel.EMAIL in turned_off:
+            if message_id:
                 Message.objects.filter(
-                    pk=message_id, contact_id=contact_id, unsubscribed_at__isnull=True
+                    pk=message_id, contact_id=contact_id, channel__in=turned_off, unsubscribed_at__isnull=True
                 ).update(unsubscribed_at=moment)
         _contacts_changed_on_commit([contact_id])
     return True
 
 
+def unsubscribe_channel(*, contact_id: int, message_id: int | None) -> str:
+    """The channel an unsubscribe link is about: its message's (an SMS link stops SMS), else email."""
+    if message_id is None:
+        return Channel.EMAIL
+    channel = (
+        Message.objects.filter(pk=message_id, contact_id=contact_id).values_list("channel", flat=True).first()
+    )
+    return channel or Channel.EMAIL
+
+
 def contact_unsubscribe(
-    *, contact_id: int, message_id: int | None = None, channel: str = Channel.EMAIL
+    *, contact_id: int, message_id: int | None = None, channel: str | None = None
 ) -> bool:
-    """The unsubscribe link / List-Unsubscribe one-click: consent off for that channel."""
+    """The unsubscribe link / List-Unsubscribe one-click: consent off for that channel (default: the
+    channel of `message_id`, else email)."""
+    if channel is None:
+        channel = unsubscribe_channel(contact_id=contact_id, message_id=message_id)
     return contact_preferences_update(
         contact_id=contact_id,
         consents={channel: False},

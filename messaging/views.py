@@ -61,18 +61,24 @@ def unsubscribe(request, token: str):
     except tokens.BadToken:
         raise Http404("Unknown link")
     contact = _contact_or_404(contact_id)
+    channel = services.unsubscribe_channel(contact_id=contact_id, message_id=message_id)
+    context = {
+        "contact": contact,
+        "channel": channel,
+        "what": UNSUBSCRIBE_WHAT[channel],
+        "preferences_url": tokens.preferences_url(contact_id),
+    }
     if request.method == "POST":
-        services.contact_unsubscribe(contact_id=contact_id, message_id=message_id)
-        return render(
-            request,
-            "messaging/unsubscribed.html",
-            {"contact": contact, "preferences_url": tokens.preferences_url(contact_id)},
-        )
-    return render(
-        request,
-        "messaging/unsubscribe_confirm.html",
-        {"contact": contact, "preferences_url": tokens.preferences_url(contact_id)},
-    )
+        services.contact_unsubscribe(contact_id=contact_id, message_id=message_id, channel=channel)
+        return render(request, "messaging/unsubscribed.html", context)
+    return render(request, "messaging/unsubscribe_confirm.html", context)
+
+
+UNSUBSCRIBE_WHAT = {
+    "email": "marketing emails",
+    "sms": "marketing text messages (SMS)",
+    "push": "browser notifications",
+}
 
 
 @never_cache

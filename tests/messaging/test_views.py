@@ -284,3 +284,28 @@ def test_bounce_webhook_with_an_out_of_range_message_id_is_harmless(client):
     response = post_webhook(client, {"type": "bounce", "message_id": 10**30})
     assert response.status_code in (200, 400)
     assert not Contact.objects.exists()
+
+
+@pytest.mark.parametrize(("channel", "field"), [("sms", "sms_consent"), ("push", "push_consent")])
+def test_unsubscribe_link_of_an_sms_or_push_turns_off_that_channel(
+    client, make_contact, sms_template, push_template, channel, field
+):
+    contact = make_contact()
+    PushSubscription.objects.create(
+        contact=contact, endpoint="https://push.example.com/1", p256dh="k", auth="a"
+    )
+    template = sms_template if channel == "sms" else push_template
+    (message_id,) = messages_queue(
+        template=template, outgoing=[Outgoing(contact_id=contact.pk, idempotency_key="s1", context={})]
+    )
+    messages_deliver(message_ids=[message_id])
+    url = path_of(tokens.unsubscribe_url(contact.pk, message_id))
+    page = client.get(url)
+    assert page.status_code == 200
+    assert contact.email not in page.content.decode()  # it is not about email
+    client.post(url, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+    contact.refresh_from_db()
+    assert getattr(contact, field) is False
+    assert contact.email_consent is True
+    assert Message.objects.get(pk=message_id).unsubscribed_at is not None
+    assert Event.objects.get(kind=Event.Kind.UNSUBSCRIBE).properties["channel"] == channel

@@ -129,9 +129,11 @@ def test_import_preview_then_confirm(admin_client):
     assert "already imported" in again.content.decode()
 
 
-def test_changelist_links_to_import(admin_client):
+def test_changelists_link_to_import(admin_client):
     page = admin_client.get("/admin/contacts/order/").content.decode()
     assert "/admin/contacts/order/import/" in page
+    page = admin_client.get("/admin/contacts/importjob/").content.decode()
+    assert "/admin/contacts/contact/import/" in page and "/admin/contacts/product/import/" in page
 
 
 def test_large_upload_runs_as_a_background_job(admin_client, settings, django_capture_on_commit_callbacks):

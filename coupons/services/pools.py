@@ -35,7 +35,9 @@ def pool_stock_check(*, pool: CouponPool, available: int | None = None) -> PoolA
     the alert once. A restock above the threshold re-arms both alerts.
     """
     if available is None:
-        available = Coupon.objects.filter(AVAILABLE, pool=pool).count()
+        # Counting stops past the threshold: cheap even with a million free codes.
+        free = Coupon.objects.filter(AVAILABLE, pool=pool).values("pk")
+        available = free[: pool.low_stock_threshold + 1].count()
     pools = CouponPool.objects.filter(pk=pool.pk)
     at = now()
     if available > pool.low_stock_threshold:

@@ -309,3 +309,38 @@ def test_unsubscribe_link_of_an_sms_or_push_turns_off_that_channel(
     assert contact.email_consent is True
     assert Message.objects.get(pk=message_id).unsubscribed_at is not None
     assert Event.objects.get(kind=Event.Kind.UNSUBSCRIBE).properties["channel"] == channel
+
+
+def test_open_pixel_is_one_update_after_the_first_open_and_keeps_the_first_time(
+    client, sent_email, django_assert_num_queries
+):
+    import datetime as dt
+
+    message, mail = sent_email
+    (pixel,) = [u for u in links(mail) if "/m/o/" in u]
+    assert client.get(path_of(pixel)).status_code == 200
+    first = Message.objects.get(pk=message.pk).opened_at
+    for _ in range(3):
+        with django_assert_num_queries(1):
+            assert client.get(path_of(pixel)).status_code == 200
+    assert Message.objects.get(pk=message.pk).opened_at == first
+    assert first > message.created_at - dt.timedelta(seconds=1)
+    # A valid token for a message that no longer exists: still a pixel, one query, nothing recorded.
+    with django_assert_num_queries(1):
+        assert client.get(path_of(tokens.open_url(10**9))).status_code == 200
+    assert Event.objects.filter(kind=Event.Kind.EMAIL_OPEN).count() == 1
+
+
+def test_click_costs_a_fixed_few_queries_and_replays_cannot_flood_events(
+    client, sent_email, django_assert_max_num_queries
+):
+    from messaging.services import MAX_CLICK_EVENTS_PER_MESSAGE
+
+    message, mail = sent_email
+    (click,) = [u for u in links(mail) if "/m/c/" in u]
+    for _ in range(MAX_CLICK_EVENTS_PER_MESSAGE + 5):
+        with django_assert_max_num_queries(4):
+            assert client.get(path_of(click)).status_code == 302
+    assert Event.objects.filter(kind=Event.Kind.EMAIL_CLICK).count() == MAX_CLICK_EVENTS_PER_MESSAGE
+    message.refresh_from_db()
+    assert message.clicked_at is not None and message.opened_at is not None

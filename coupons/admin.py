@@ -380,6 +380,7 @@ class PoolAlertAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     list_select_related = ["pool"]
     date_hierarchy = "created_at"
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False

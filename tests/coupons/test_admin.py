@@ -130,3 +130,42 @@ def test_screens_need_change_permission(client, django_user_model):
         client.get(reverse("admin:coupons_couponpool_export", args=[pool.pk, "unassigned"])).status_code
         == 200
     )
+
+
+def test_pool_form_rejects_two_validity_rules(admin_client):
+    data = {
+        "name": "Both",
+        "is_active": "on",
+        "offer_kind": "percent",
+        "offer_value": "10",
+        "offer_currency": "EUR",
+        "valid_until_0": "2030-01-01",
+        "valid_until_1": "00:00:00",
+        "valid_days": "14",
+        "low_stock_threshold": "100",
+    }
+    response = admin_client.post(reverse("admin:coupons_couponpool_add"), data)
+    assert response.status_code == 200
+    assert "either a fixed end date or a number of days" in response.content.decode()
+    data["valid_days"] = ""
+    assert admin_client.post(reverse("admin:coupons_couponpool_add"), data).status_code == 302
+    assert CouponPool.objects.get(name="Both").valid_days is None
+
+
+def test_code_search_is_exact_and_case_insensitive(admin_client):
+    pool = make_pool(codes=3)
+    wanted = Coupon.objects.filter(pool=pool).order_by("pk").first().code
+    response = admin_client.get(CODES, {"q": wanted.lower()})
+    assert [c.code for c in response.context["cl"].result_list] == [wanted]
+
+
+def test_alert_changelist_query_count(admin_client, django_assert_num_queries):
+    from coupons.services import pools_stock_check
+
+    for i in range(3):
+        make_pool(codes=1, name=f"Low {i}", low_stock_threshold=5)
+    assert len(pools_stock_check()) == 3
+    # session, user, count, page with pools joined, date hierarchy (range, days)
+    with django_assert_num_queries(6):
+        response = admin_client.get(reverse("admin:coupons_poolalert_changelist"))
+    assert response.status_code == 200 and len(response.context["cl"].result_list) == 3

@@ -44,6 +44,8 @@ def _lease() -> timedelta:
 
 
 MAX_ROUNDS = 50
+# Rows per multi-row statement on PostgreSQL (its limit is 65,535 parameters per statement).
+PG_CHUNK = 4000
 ERROR_RETRY = timedelta(minutes=5)
 MAX_ERRORS = 5
 
@@ -177,11 +179,36 @@ def _write_enrollments(enrollments: list[Enrollment], token: str) -> int:
         for attname, convert in converters:
             value = getattr(e, attname)
             row.append(convert(value) if convert and value is not None else value)
-        row += [e.id, token]
         rows.append(row)
+    if connection.vendor == "postgresql":
+        return _write_enrollments_postgresql(fields, enrollments, rows, token)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        cursor.executemany(sql, [[*row, e.id, token] for e, row in zip(enrollments, rows, strict=True)])
         return cursor.rowcount
+
+
+def _write_enrollments_postgresql(fields, enrollments, rows, token: str) -> int:
+    """PostgreSQL: UPDATE ... FROM (VALUES ...): one round trip per chunk instead of one per row."""
+    qn = connection.ops.quote_name
+    casts = ["bigint", *(f.db_type(connection) for f in fields)]
+    row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    names = ["id", *(f.column for f in fields)]
+    assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields)
+    updated = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), PG_CHUNK):
+            chunk = list(
+                zip(enrollments[start : start + PG_CHUNK], rows[start : start + PG_CHUNK], strict=True)
+            )
+            sql = (
+                f"UPDATE {qn(Enrollment._meta.db_table)} AS e SET {assignments}, "
+                f"{qn('claimed_by')} = '', {qn('claimed_until')} = NULL "
+                f"FROM (VALUES {', '.join([row_sql] * len(chunk))}) AS v ({', '.join(qn(n) for n in names)}) "
+                f"WHERE e.{qn('id')} = v.{qn('id')} AND e.{qn('claimed_by')} = %s"
+            )
+            cursor.execute(sql, [value for e, row in chunk for value in (e.id, *row)] + [token])
+            updated += cursor.rowcount
+    return updated
 
 
 _RUN_COLUMNS = (
@@ -211,7 +238,17 @@ def _insert_runs(runs: list[tuple], now: datetime) -> None:
     )
     ran_at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(*run, ran_at) for run in runs])
+        if connection.vendor == "postgresql":  # multi-row VALUES: one round trip per chunk
+            row_sql = "(" + ", ".join(["%s"] * len(_RUN_COLUMNS)) + ")"
+            head = sql.split(" VALUES ")[0]
+            for start in range(0, len(runs), PG_CHUNK):
+                chunk = runs[start : start + PG_CHUNK]
+                cursor.execute(
+                    f"{head} VALUES {', '.join([row_sql] * len(chunk))}",
+                    [value for run in chunk for value in (*run, ran_at)],
+                )
+        else:
+            cursor.executemany(sql, [(*run, ran_at) for run in runs])
 
 
 def _run_group(step: Step, group: list[Enrollment], ctx: BatchContext) -> dict[int, StepResult]:

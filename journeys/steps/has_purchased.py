@@ -29,18 +29,34 @@ class HasPurchased(StepKind):
         from journeys.models import Enrollment
 
         config = step.config
-        orders = Order.objects.filter(contact=OuterRef("contact")).exclude(status__in=Order.NOT_PURCHASES)
+        purchases = Order.objects.exclude(status__in=Order.NOT_PURCHASES).filter(placed_at__lte=ctx.now)
         if config.get("since_entry"):
-            orders = orders.filter(placed_at__gte=OuterRef("entered_at"))
+            # Each enrollment has its own entry time: a correlated count per enrollment, one query.
+            counted = (
+                purchases.filter(contact=OuterRef("contact"), placed_at__gte=OuterRef("entered_at"))
+                .order_by()
+                .values("contact")
+                .annotate(n=Count("id"))
+                .values("n")
+            )
+            counts = dict(
+                Enrollment.objects.filter(id__in=[e.id for e in enrollments])
+                .annotate(n=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)))
+                .values_list("id", "n")
+            )
         else:
-            orders = orders.filter(placed_at__gte=ctx.now - timedelta(days=int(config["days"])))
-        orders = orders.filter(placed_at__lte=ctx.now)
-        counted = orders.order_by().values("contact").annotate(n=Count("id")).values("n")
-        counts = dict(
-            Enrollment.objects.filter(id__in=[e.id for e in enrollments])
-            .annotate(n=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)))
-            .values_list("id", "n")
-        )
+            # One window for everyone: one GROUP BY over the batch's contacts.
+            by_contact = dict(
+                purchases.filter(
+                    contact_id__in=[e.contact_id for e in enrollments],
+                    placed_at__gte=ctx.now - timedelta(days=int(config["days"])),
+                )
+                .order_by()
+                .values("contact_id")
+                .annotate(n=Count("id"))
+                .values_list("contact_id", "n")
+            )
+            counts = {e.id: by_contact.get(e.contact_id, 0) for e in enrollments}
         more_than = int(config.get("more_than", 0))
         return {e.id: StepResult("yes" if counts.get(e.id, 0) > more_than else "no") for e in enrollments}
 

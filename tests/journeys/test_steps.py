@@ -209,3 +209,53 @@ def test_survey_emails_a_link_and_the_hosted_page_stores_answers(segment_everyon
     contact.refresh_from_db()
     assert contact.attributes == {"churn_reason": "Price", "nps": 4}
     assert client.get(path[:-3] + "xx/").status_code == 404
+
+
+@pytest.mark.parametrize("since_entry", [False, True])
+def test_has_purchased_counts_recent_real_purchases_only(segment_everyone, since_entry):
+    from contacts.models import Order
+
+    twice, once, cancelled, old, before = contacts_make(5)
+    for contact, days_ago, status in [
+        (twice, 1, "paid"),
+        (twice, 2, "paid"),
+        (once, 1, "paid"),
+        (cancelled, 1, "cancelled"),
+        (cancelled, 1, "refunded"),
+        (old, 40, "paid"),
+        (old, 45, "paid"),
+        (before, 5, "paid"),  # 2 days before entry: inside 30 days, not since entry
+        (before, 6, "paid"),
+    ]:
+        Order.objects.create(
+            external_id=f"{contact.pk}-{days_ago}-{status}",
+            contact=contact,
+            placed_at=T0 + 3 * DAY - days_ago * DAY,
+            total=10,
+            status=status,
+        )
+    config = {"more_than": 1, "since_entry": True} if since_entry else {"more_than": 1, "days": 30}
+    journey = journey_build(
+        "Bought",
+        {
+            "entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"}),
+            "wait": ("wait", {"days": 3}),
+            "bought": ("has_purchased", config),
+        },
+        [("entry", "next", "wait"), ("wait", "next", "bought")],
+        now=T0,
+    )
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="", max_seconds=None)
+    journeys_tick(now=T0 + 3 * DAY, deliver="", max_seconds=None)
+    # Two paid orders after entry and within 30 days: yes. Cancelled/refunded don't count; the
+    # old ones are before entry and outside the window.
+    got = {c.pk: branch_of(c, "has_purchased") for c in (twice, once, cancelled, old, before)}
+    expected_before = "no" if since_entry else "yes"
+    assert got == {
+        twice.pk: "yes",
+        once.pk: "no",
+        cancelled.pk: "no",
+        old.pk: "no",
+        before.pk: expected_before,
+    }

@@ -56,14 +56,13 @@ class CouponPoolAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "offer",
-        "is_active",
+        "stock",
         "available",
         "assigned",
         "redeemed",
         "expired",
         "revenue",
-        "stock",
-        "codes_link",
+        "is_active",
     ]
     list_filter = ["is_active", "offer_kind"]
     search_fields = ["name"]
@@ -97,22 +96,22 @@ class CouponPoolAdmin(admin.ModelAdmin):
         return pool.offer_display
 
     @admin.display(description="Available", ordering="available_codes")
-    def available(self, pool: CouponPool) -> int:
-        return pool.available_codes
+    def available(self, pool: CouponPool) -> str:
+        return _codes_link(pool, pool.available_codes, "available")
 
     @admin.display(description="Assigned", ordering="assigned_codes")
-    def assigned(self, pool: CouponPool) -> int:
-        return pool.assigned_codes
+    def assigned(self, pool: CouponPool) -> str:
+        return _codes_link(pool, pool.assigned_codes, "assigned")
 
     @admin.display(description="Redeemed", ordering="redeemed_codes")
     def redeemed(self, pool: CouponPool) -> int:
         return pool.redeemed_codes
 
-    @admin.display(description="Expired unused", ordering="expired_codes")
+    @admin.display(description="Expired", ordering="expired_codes")
     def expired(self, pool: CouponPool) -> int:
         return pool.expired_codes
 
-    @admin.display(description="Redeemed revenue", ordering="redeemed_revenue")
+    @admin.display(description="Revenue", ordering="redeemed_revenue")
     def revenue(self, pool: CouponPool) -> str:
         return f"{pool.redeemed_revenue:,.2f}"
 
@@ -124,11 +123,6 @@ class CouponPoolAdmin(admin.ModelAdmin):
         if state == "low":
             return mark_safe('<strong style="color:#c57c00">⚠ Low</strong>')  # noqa: S308
         return "OK"
-
-    @admin.display(description="Codes")
-    def codes_link(self, pool: CouponPool) -> str:
-        url = reverse("admin:coupons_coupon_changelist") + f"?pool__id__exact={pool.pk}"
-        return format_html('<a href="{}">View codes</a>', url)
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
@@ -301,6 +295,11 @@ class CouponPoolAdmin(admin.ModelAdmin):
 
         count = pool_activate(pool_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} pools activated.", messages.SUCCESS)
+
+
+def _codes_link(pool: CouponPool, count: int, state: str) -> str:
+    url = reverse("admin:coupons_coupon_changelist") + f"?pool__id__exact={pool.pk}&state={state}"
+    return format_html('<a href="{}">{}</a>', url, f"{count:,}")
 
 
 def _stock_message(request, pool: CouponPool) -> None:

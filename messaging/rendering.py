@@ -81,7 +81,9 @@ def template_render(
         rendered.sms = sandbox.render(template.sms_text, context, autoescape=False).strip()
     else:
         url = sandbox.render(template.push_url, context, autoescape=False).strip()
-        if track and message_id and url.startswith(("http://", "https://")):
+        if url and tokens.redirect_target(url) is None:
+            raise ValueError(f"the push URL must be an absolute http(s) link, not {url[:100]!r}")
+        if track and message_id and url:
             url = tokens.click_url(message_id, url)
         rendered.push = {
             "title": sandbox.render(template.push_title, context, autoescape=False).strip(),

@@ -29,7 +29,7 @@ from django.utils.timezone import now
 
 from contacts.models import Contact, Event
 from contacts.signals import contacts_changed
-from messaging import sandbox
+from messaging import sandbox, tokens
 from messaging.backends import SendError
 from messaging.backends import push as push_backends
 from messaging.backends import sms as sms_backends
@@ -103,6 +103,10 @@ def message_template_problems(*, template: MessageTemplate) -> dict[str, list[st
         found = sandbox.template_problems(getattr(template, name))
         if found:
             problems.setdefault(name, []).extend(found)
+    push_url = template.push_url.strip()  # checked here when static, when rendered otherwise
+    static = template.channel == Channel.PUSH and push_url and "{" not in push_url
+    if static and tokens.redirect_target(push_url) is None:
+        problems.setdefault("push_url", []).append("Must be an absolute http(s) link (https://...).")
     return problems
 
 

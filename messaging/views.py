@@ -39,10 +39,11 @@ def click(request, token: str):
         message_id, url = tokens.click_token_load(token)
     except tokens.BadToken:
         raise Http404("Unknown link")
-    if not url.startswith(("http://", "https://")):
+    target = tokens.redirect_target(url)
+    if target is None:
         return HttpResponseBadRequest("Bad link")
-    services.message_click_record(message_id=message_id, url=url)
-    return HttpResponseRedirect(url)
+    services.message_click_record(message_id=message_id, url=target)
+    return HttpResponseRedirect(target)
 
 
 def _contact_or_404(contact_id: int) -> Contact:

@@ -202,3 +202,14 @@ def test_render_limit_fails_only_that_message(smtp_sink, make_contact):
     report = messages_deliver(message_ids=ids)
     assert len(report.sent) == 1 and len(report.failed) == 1
     assert Message.objects.get(contact=big).reason.startswith("render error: RenderLimitExceeded")
+
+
+def test_push_url_must_be_an_http_link():
+    template = MessageTemplate(
+        name="p", channel=Channel.PUSH, push_title="t", push_body="b", push_url="javascript:alert(1)"
+    )
+    with pytest.raises(ValidationError) as info:
+        message_template_save(template=template)
+    assert "http(s)" in info.value.message_dict["push_url"][0]
+    template.push_url = "https://shop.example.com/{{ contact.attributes.slug }}"
+    assert message_template_save(template=template).pk

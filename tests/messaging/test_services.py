@@ -348,3 +348,36 @@ def test_outcomes_are_flushed_in_groups_and_the_rest_at_the_end(settings, make_c
     assert all(rows[i].sent_at and rows[i].subject.startswith("We miss you") for i in report.sent)
     assert rows[ids[3]].reason.startswith("send error: SMTPServerDisconnected")
     assert len({rows[i].provider_message_id for i in ids[:3]}) == 3
+
+
+@pytest.mark.parametrize("push_url", ["javascript:alert(1)", "//evil.example/", "data:text/html,x"])
+def test_push_with_an_unsafe_url_fails_instead_of_sending_it(make_contact, push_template, push_url):
+    from messaging.backends import push
+    from messaging.models import PushSubscription
+
+    push_template.push_url = push_url
+    push_template.save()
+    contact = make_contact()
+    PushSubscription.objects.create(
+        contact=contact, endpoint="https://push.example.com/1", p256dh="k", auth="a"
+    )
+    ids = messages_queue(template=push_template, outgoing=[outgoing(contact)])
+    report = messages_deliver(message_ids=ids)
+    assert report.failed == ids and push.outbox == []
+    assert "http(s)" in Message.objects.get().reason
+
+
+def test_push_without_url_is_sent_without_one(make_contact, push_template):
+    from messaging.backends import push
+    from messaging.models import PushSubscription
+
+    push_template.push_url = ""
+    push_template.save()
+    contact = make_contact()
+    PushSubscription.objects.create(
+        contact=contact, endpoint="https://push.example.com/1", p256dh="k", auth="a"
+    )
+    assert messages_deliver(
+        message_ids=messages_queue(template=push_template, outgoing=[outgoing(contact)])
+    ).sent
+    assert push.outbox[0].payload["url"] == ""

@@ -344,3 +344,42 @@ def test_click_costs_a_fixed_few_queries_and_replays_cannot_flood_events(
     assert Event.objects.filter(kind=Event.Kind.EMAIL_CLICK).count() == MAX_CLICK_EVENTS_PER_MESSAGE
     message.refresh_from_db()
     assert message.clicked_at is not None and message.opened_at is not None
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "javascript:alert(document.cookie)",
+        "JavaScript:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        "//evil.example/",
+        "///evil.example/",
+        "/\\evil.example/",
+        "ftp://evil.example/",
+        "mailto:x@evil.example",
+        " https://evil.example/",
+        "\x00https://evil.example/",
+        "https:evil.example",
+        "https:/\\evil.example",
+        "https://evil.example/\r\nSet-Cookie: a=b",
+        "https://",
+        "/m/u/relative/",
+    ],
+)
+def test_click_refuses_unsafe_targets_even_when_signed(client, sent_email, target):
+    message, _mail = sent_email
+    response = client.get(path_of(tokens.click_url(message.pk, target)))
+    assert response.status_code == 400
+    assert "Location" not in response
+    assert not Event.objects.filter(kind=Event.Kind.EMAIL_CLICK).exists()
+
+
+def test_click_accepts_an_upper_case_scheme_the_link_rewriter_tracked(client, sent_email):
+    from messaging.rendering import track_links
+
+    message, _mail = sent_email
+    html = track_links('<a href="HTTPS://shop.example.com/a">x</a>', message_id=message.pk)
+    url = re.search(r'href="([^"]+)"', html).group(1)
+    response = client.get(path_of(url.replace("&amp;", "&")))
+    assert response.status_code == 302
+    assert response["Location"].lower() == "https://shop.example.com/a"

@@ -17,12 +17,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils.timezone import now
@@ -103,6 +104,8 @@ def message_template_problems(*, template: MessageTemplate) -> dict[str, list[st
         found = sandbox.template_problems(getattr(template, name))
         if found:
             problems.setdefault(name, []).extend(found)
+    if template.channel == Channel.EMAIL and from_email_problem(template.from_email):
+        problems.setdefault("from_email", []).append(from_email_problem(template.from_email))
     push_url = template.push_url.strip()  # checked here when static, when rendered otherwise
     static = template.channel == Channel.PUSH and push_url and "{" not in push_url
     if static and tokens.redirect_target(push_url) is None:
@@ -123,6 +126,27 @@ def message_template_save(*, template: MessageTemplate) -> MessageTemplate:
 # --- Suppression -----------------------------------------------------------------------------
 
 
+def email_address_valid(address: str) -> bool:
+    """One plain address (no display name, no list, no CR/LF): what a contact's email must be."""
+    try:
+        validate_email(address)
+    except ValidationError:
+        return False
+    return True
+
+
+def from_email_problem(value: str) -> str:
+    """Why a template's From is unusable ("" if fine): one address, optionally with a name."""
+    if not value:
+        return ""
+    if "\r" in value or "\n" in value:
+        return "Must be on one line."
+    addresses = getaddresses([value])
+    if len(addresses) != 1 or not email_address_valid(addresses[0][1]):
+        return "Must be one email address, e.g. 'Shop <news@shop.example>'."
+    return ""
+
+
 def _suppression_reason(*, status: str, consent: bool, address: str, channel: str, has_push: bool) -> str:
     if status != Contact.Status.ACTIVE:
         return f"contact {status}"
@@ -130,6 +154,8 @@ def _suppression_reason(*, status: str, consent: bool, address: str, channel: st
         return f"no {channel} consent"
     if channel == Channel.EMAIL and not address:
         return "no email address"
+    if channel == Channel.EMAIL and not email_address_valid(address):
+        return "invalid email address"
     if channel == Channel.SMS and not address:
         return "no phone number"
     if channel == Channel.PUSH and not has_push:

@@ -381,3 +381,47 @@ def test_push_without_url_is_sent_without_one(make_contact, push_template):
         message_ids=messages_queue(template=push_template, outgoing=[outgoing(contact)])
     ).sent
     assert push.outbox[0].payload["url"] == ""
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["a@example.com\r\nBcc: victim@example.net", "a@example.com, b@example.net", "not-an-email", "a@b"],
+)
+def test_invalid_email_addresses_are_suppressed_at_queue_and_at_send(
+    smtp_sink, make_contact, email_template, address
+):
+    bad = make_contact(email=address)
+    assert messages_queue(template=email_template, outgoing=[outgoing(bad, "q")]) == []
+    assert Message.objects.get(idempotency_key="q").reason == "invalid email address"
+    # Valid when queued, changed to something invalid before the send.
+    later = make_contact()
+    ids = messages_queue(template=email_template, outgoing=[outgoing(later, "s")])
+    Contact.objects.filter(pk=later.pk).update(email="x" + address)
+    assert messages_deliver(message_ids=ids).suppressed == ids
+    assert smtp_sink.received == []
+
+
+def test_contact_data_cannot_inject_headers_through_the_subject(smtp_sink, make_contact, email_template):
+    contact = make_contact(first_name="Bob\r\nBcc: victim@example.net\nX-Evil: 1")
+    messages_deliver(message_ids=messages_queue(template=email_template, outgoing=[outgoing(contact)]))
+    (mail,) = smtp_sink.received
+    assert mail["Bcc"] is None and mail["X-Evil"] is None
+    assert mail["Subject"] == "We miss you, Bob Bcc: victim@example.net X-Evil: 1"
+    assert smtp_sink.envelopes[0].rcpt_tos == [contact.email]
+
+
+@pytest.mark.parametrize(
+    "from_email",
+    ["Shop <news@shop.example>\r\nBcc: victim@example.net", "not an address", "a@b.example, c@d.example"],
+)
+def test_template_from_email_must_be_one_valid_address(email_template, from_email):
+    from django.core.exceptions import ValidationError
+
+    from messaging.services import message_template_save
+
+    email_template.from_email = from_email
+    with pytest.raises(ValidationError) as info:
+        message_template_save(template=email_template)
+    assert "from_email" in info.value.message_dict
+    email_template.from_email = "Shop News <news@shop.example>"
+    assert message_template_save(template=email_template).pk

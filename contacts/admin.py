@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Max, Sum
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -30,6 +31,7 @@ from contacts.services.imports import (
     import_job_runs_in_background,
 )
 from contacts.services.tokens import apitoken_create
+from contacts.signals import contacts_changed
 from contacts.story import story_render_context
 
 STORY_ORDERS = 10
@@ -277,6 +279,10 @@ class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
             obj.email = obj.email.strip().lower()
         obj.updated_at = timezone.now()
         super().save_model(request, obj, form, change)
+        watched = {"status", "email_consent", "sms_consent", "push_consent"}
+        if change and watched & set(form.changed_data):
+            contact_ids = [obj.pk]
+            transaction.on_commit(lambda: contacts_changed.send(sender=Contact, contact_ids=contact_ids))
 
 
 @admin.register(Product)

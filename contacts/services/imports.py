@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from contacts.importing import ImportResult, csv_import
@@ -66,9 +68,14 @@ def _progress_save(job_id: int, **fields) -> None:
 
 
 def import_job_run(*, job_id: int) -> ImportResult | None:
-    """Run a pending job once (claimed atomically); returns None if another run has it."""
-    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
-        status=ImportJob.Status.RUNNING, started_at=timezone.now(), phase="validating"
+    """Run a pending job once (claimed atomically); returns None if another run has it or it ran."""
+    now = timezone.now()
+    # A run whose worker died (its writes were rolled back) may be taken over after a while.
+    stale = now - timedelta(minutes=getattr(settings, "WINBACK_IMPORT_STALE_MINUTES", 120))
+    claimed = (
+        ImportJob.objects.filter(pk=job_id)
+        .filter(Q(status=ImportJob.Status.PENDING) | Q(status=ImportJob.Status.RUNNING, started_at__lt=stale))
+        .update(status=ImportJob.Status.RUNNING, started_at=now, phase="validating")
     )
     if not claimed:
         return None

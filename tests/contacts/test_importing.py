@@ -249,3 +249,16 @@ def test_progress_is_reported_per_phase():
     assert ("validating", 5000, 12_000) in seen
     assert seen[-1] == ("writing", 12_000, 12_000)
     assert Contact.objects.count() == 12_000
+
+
+def test_empty_file_is_one_clear_error():
+    result = csv_import(kind="contacts", data=b"")
+    assert result.errors == [{"row": 1, "column": "", "message": "The file is empty (no header row)."}]
+
+
+def test_a_spreadsheet_instead_of_csv_names_the_missing_columns():
+    result = csv_import(
+        kind="products", data=b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xff\xfe binary"
+    )
+    assert not result.ok
+    assert result.errors[0]["message"].startswith("Missing required column")

@@ -114,3 +114,44 @@ def test_import_job_runs_once_and_records_errors(tmp_path, settings):
     message = "'not-an-email' is not a valid email address."
     assert job.errors == [{"row": 2, "column": "email", "message": message}]
     assert import_job_run(job_id=job.pk) is None
+
+
+def test_a_stale_running_import_job_can_be_taken_over():
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    job = ImportJob(kind="contacts", status=ImportJob.Status.RUNNING, started_at=timezone.now())
+    job.file.save("c.csv", ContentFile(b"email\na@example.com\n"), save=True)
+    assert import_job_run(job_id=job.pk) is None
+    ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(hours=3))
+    assert import_job_run(job_id=job.pk).created == 1
+
+
+def test_admin_consent_change_sends_contacts_changed(admin_client, django_capture_on_commit_callbacks):
+    contact = ContactFactory(email_consent=True)
+    received = []
+
+    def receiver(sender, contact_ids, **kwargs):
+        received.extend(contact_ids)
+
+    contacts_changed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = admin_client.post(
+                f"/admin/contacts/contact/{contact.pk}/change/",
+                {
+                    "external_id": contact.external_id,
+                    "email": contact.email,
+                    "status": "active",
+                    "attributes": "{}",
+                },
+            )
+    finally:
+        contacts_changed.disconnect(receiver)
+    assert response.status_code == 302, response.content
+    contact.refresh_from_db()
+    assert not contact.email_consent
+    assert contact.email_consent_source == Contact.ConsentSource.ADMIN
+    assert received == [contact.pk]

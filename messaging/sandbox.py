@@ -219,10 +219,39 @@ def compile_template(source: str) -> Template:
     return sandbox_engine().from_string(source)
 
 
+def _refuse(*args, **kwargs):
+    raise TypeError("template values are read-only")
+
+
+_refuse.alters_data = True  # Django's template engine never calls these: renders "" instead
+
+
+class ReadOnlyDict(dict):
+    """A dict a template can read but not change ({{ d.clear }} renders "" and changes nothing)."""
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+
+class ReadOnlyList(list):
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = reverse = sort = clear = _refuse
+
+
+def freeze(value: Any) -> Any:
+    """A read-only copy of a context: the same values are shared by the messages of a batch."""
+    if isinstance(value, dict):
+        return ReadOnlyDict((key, freeze(item)) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return ReadOnlyList(freeze(item) for item in value)
+    return value
+
+
 def render(source: str, context: dict[str, Any], *, autoescape: bool = True) -> str:
     template = compile_template(source)
     # A plain str, not the SafeString render() returns: whoever shows it again (admin preview) escapes it.
-    return template.render(Context(context, autoescape=autoescape)) + ""
+    # The top level stays a plain dict: {% regroup|cycle|now ... as name %} set names there.
+    return template.render(Context(dict(freeze(context)), autoescape=autoescape)) + ""
 
 
 # --- Validation ----------------------------------------------------------------------------

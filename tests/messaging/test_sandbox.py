@@ -213,3 +213,40 @@ def test_push_url_must_be_an_http_link():
     assert "http(s)" in info.value.message_dict["push_url"][0]
     template.push_url = "https://shop.example.com/{{ contact.attributes.slug }}"
     assert message_template_save(template=template).pk
+
+
+def test_templates_cannot_change_the_values_they_are_given(context):
+    """Contexts share product dicts across the messages of a batch: a template must not alter them."""
+    context["recommendations"] = [{"name": "Mug", "tags": ["a", "b"]}, {"name": "Cup", "tags": []}]
+    context["contact"]["attributes"] = {"vip": True, "sizes": [3, 1, 2]}
+    before = repr(context)
+    out = sandbox.render(
+        "{{ recommendations.pop }}{{ recommendations.clear }}{{ recommendations.reverse }}"
+        "{% for p in recommendations %}{{ p.popitem }}{{ p.clear }}{{ p.tags.pop }}{% endfor %}"
+        "{{ contact.attributes.sizes.sort }}{{ contact.attributes.clear }}{{ coupon.popitem }}"
+        "|{{ recommendations|length }}|{{ contact.attributes.sizes|join:',' }}",
+        context,
+    )
+    assert repr(context) == before
+    assert out.endswith("|2|3,1,2")
+    # Reading still works as before.
+    assert (
+        sandbox.render(
+            "{% for k, v in contact.attributes.items %}{{ k }}{% endfor %} {{ recommendations.0.name }} "
+            "{{ recommendations|dictsort:'name'|first }}",
+            context,
+            autoescape=False,
+        )
+        == "vipsizes Mug {'name': 'Cup', 'tags': []}"
+    )
+
+
+def test_tags_that_set_names_still_work(context):
+    context["recommendations"] = [{"name": "Mug", "brand": "A"}, {"name": "Cup", "brand": "A"}]
+    out = sandbox.render(
+        '{% now "Y" as year %}{% regroup recommendations by brand as brands %}'
+        "{% for b in brands %}{{ b.grouper }}:{{ b.list|length }}{% endfor %} {{ year|length }}"
+        "{% cycle 'x' 'y' as c silent %}{{ c }}",
+        context,
+    )
+    assert out == "A:2 4x"

@@ -327,6 +327,13 @@ def template_problems(source: str) -> list[str]:
     if not source:
         return []
     try:
+        return _template_problems(source)
+    except RecursionError:
+        return ["The template is nested too deeply."]
+
+
+def _template_problems(source: str) -> list[str]:
+    try:
         template = compile_template(source)
     except TemplateSyntaxError as exc:
         return [f"Template syntax error: {exc}"]

@@ -250,3 +250,9 @@ def test_tags_that_set_names_still_work(context):
         context,
     )
     assert out == "A:2 4x"
+
+
+def test_deeply_nested_template_is_a_problem_not_a_crash():
+    source = "{% if contact %}" * 300 + "{% endif %}" * 300
+    (problem,) = sandbox.template_problems(source)
+    assert "nested" in problem

@@ -383,3 +383,24 @@ def test_click_accepts_an_upper_case_scheme_the_link_rewriter_tracked(client, se
     response = client.get(path_of(url.replace("&amp;", "&")))
     assert response.status_code == 302
     assert response["Location"].lower() == "https://shop.example.com/a"
+
+
+def test_preferences_form_is_csrf_protected(make_contact):
+    contact = make_contact()
+    url = path_of(tokens.preferences_url(contact.pk))
+    client = Client(enforce_csrf_checks=True)
+    assert client.post(url, {"everything": "off"}).status_code == 403
+    contact.refresh_from_db()
+    assert contact.email_consent and contact.status == Contact.Status.ACTIVE
+    page = client.get(url)  # the form carries the token: a real visitor can save
+    csrf = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content).group(1).decode()
+    assert client.post(url, {"everything": "off", "csrfmiddlewaretoken": csrf}).status_code == 200
+    contact.refresh_from_db()
+    assert contact.status == Contact.Status.UNSUBSCRIBED
+
+
+def test_unsubscribe_answers_only_get_and_post(client, make_contact):
+    url = path_of(tokens.unsubscribe_url(make_contact().pk))
+    for method in ("put", "delete", "patch"):
+        assert getattr(client, method)(url).status_code == 405
+    assert Contact.objects.get().email_consent is True

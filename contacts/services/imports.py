@@ -82,9 +82,7 @@ def import_job_run(*, job_id: int) -> ImportResult | None:
     job = ImportJob.objects.get(pk=job_id)
 
     def progress(phase: str, done: int, total: int) -> None:
-        fields = {"phase": phase, "total_rows": total}
-        fields["processed_rows"] = done if phase == "writing" else 0
-        _progress_save(job_id, **fields)
+        _progress_save(job_id, phase=phase, total_rows=total, processed_rows=done)
 
     try:
         with job.file.open("rb") as handle:

@@ -31,7 +31,7 @@ from django.utils.timezone import now
 from contacts.models import Contact, Event
 from contacts.signals import contacts_changed
 from messaging import sandbox, tokens
-from messaging.backends import SendError
+from messaging.backends import ProviderUnavailable, SendError
 from messaging.backends import push as push_backends
 from messaging.backends import sms as sms_backends
 from messaging.models import Channel, DeliveryEvent, Message, MessageTemplate, PushSubscription
@@ -539,6 +539,7 @@ def _send_sms(messages: list[Message], contexts: dict[int, dict], claim: _Claim)
         claim.release(messages)
         return
     limiter = RateLimiter(channel_rate(Channel.SMS))
+    errors_in_a_row = 0
     try:
         for index, message in enumerate(messages):
             if claim.too_slow():
@@ -560,9 +561,23 @@ def _send_sms(messages: list[Message], contexts: dict[int, dict], claim: _Claim)
                         message_id=message.pk,
                     )
                 )
+            except ProviderUnavailable as exc:
+                logger.warning(
+                    "SMS provider unavailable, %d messages released: %s", len(messages) - index, exc
+                )
+                claim.release(messages[index:])
+                return
             except Exception as exc:
                 claim.failed(message, f"send error: {exc}")
+                errors_in_a_row += 1
+                if errors_in_a_row >= MAX_SEND_ERRORS_IN_A_ROW:
+                    logger.warning(
+                        "%d SMS send errors in a row, the rest of the batch released", errors_in_a_row
+                    )
+                    claim.release(messages[index + 1 :])
+                    return
                 continue
+            errors_in_a_row = 0
             claim.sent(message, provider_id=sid)
     finally:
         backend.close()

@@ -9,5 +9,10 @@ class SendError(Exception):
     """The provider refused or could not be reached; the message fails with this text."""
 
 
+class ProviderUnavailable(SendError):
+    """Certainly not sent (connection refused, HTTP 429/503...): the message goes back to the
+    queue with the rest of the batch and is retried later."""
+
+
 def load_backend(path: str, **kwargs):
     return import_string(path)(**kwargs)

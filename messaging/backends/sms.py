@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import sys
 import threading
 import urllib.error
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from messaging.backends import SendError, load_backend
+from messaging.backends import ProviderUnavailable, SendError, load_backend
 
 
 @dataclass(frozen=True)
@@ -99,10 +100,16 @@ class TwilioBackend(BaseBackend):
         except urllib.error.HTTPError as exc:
             try:
                 detail = json.loads(exc.read() or b"{}").get("message", "")
-            except ValueError:
+            except (ValueError, AttributeError):
                 detail = ""
-            raise SendError(f"Twilio HTTP {exc.code}: {detail or exc.reason}") from None
-        except (urllib.error.URLError, TimeoutError, ValueError) as exc:
+            error = ProviderUnavailable if exc.code in (429, 502, 503) else SendError
+            raise error(f"Twilio HTTP {exc.code}: {detail or exc.reason}") from None
+        except urllib.error.URLError as exc:
+            # Refused or unresolvable: the request never left. A timeout may have reached Twilio.
+            if isinstance(exc.reason, ConnectionRefusedError | socket.gaierror):
+                raise ProviderUnavailable(f"Twilio unreachable: {exc.reason}") from None
+            raise SendError(f"Twilio unreachable: {exc}") from None
+        except (TimeoutError, ValueError) as exc:
             raise SendError(f"Twilio unreachable: {exc}") from None
         return str(body.get("sid", ""))
 

@@ -212,3 +212,29 @@ def test_file_sms_backend_writes_one_file_per_sms(settings, tmp_path, make_conta
         "body": "Hi Fi, code",
     }
     assert Message.objects.get().provider_message_id == path.stem
+
+
+def test_twilio_down_releases_the_sms_instead_of_failing_them(
+    settings, http_server, make_contact, sms_template
+):
+    """Refused connections and 429/503 mean "not sent": back to queued for the retry, none lost."""
+    from tests.messaging.conftest import free_port
+
+    settings.MESSAGING_SMS_BACKEND = "messaging.backends.sms.TwilioBackend"
+    settings.MESSAGING_TWILIO_ACCOUNT_SID, settings.MESSAGING_TWILIO_AUTH_TOKEN = "AC1", "t"
+    settings.MESSAGING_TWILIO_API_BASE = f"http://127.0.0.1:{free_port()}"  # nobody listens
+    contacts = [make_contact() for _ in range(3)]
+    ids = messages_queue(
+        template=sms_template,
+        outgoing=[Outgoing(contact_id=c.pk, idempotency_key=f"s{c.pk}", context={}) for c in contacts],
+    )
+    assert messages_deliver(message_ids=ids).requeued == ids
+    assert set(Message.objects.values_list("status", flat=True)) == {Message.Status.QUEUED}
+    # Twilio answers again but is overloaded for the first request only.
+    settings.MESSAGING_TWILIO_API_BASE = http_server.url
+    replies = iter([(201, b'{"sid": "SM1"}'), (503, b'{"message": "busy"}')])
+    http_server.reply = lambda path: next(replies, (201, b'{"sid": "SMx"}'))
+    report = messages_deliver(message_ids=ids)
+    assert (report.sent, report.requeued, report.failed) == (ids[:1], ids[1:], [])
+    assert messages_deliver(message_ids=ids).sent == ids[1:]
+    assert len(http_server.requests) == 4  # 1 sent, 1 refused with 503, then the 2 released ones

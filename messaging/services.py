@@ -442,13 +442,33 @@ def _deliver_claimed(ids: list[int], claim: _Claim) -> None:
     if not eligible:
         return
 
-    contexts = render_contexts(messages=eligible)
+    contexts = _contexts(eligible, claim)
     by_channel: dict[str, list[Message]] = defaultdict(list)
     for message in eligible:
+        if message.pk not in contexts:
+            continue
+        if message.template.channel != message.channel:
+            claim.failed(message, f"render error: the template's channel is now {message.template.channel}")
+            continue
         by_channel[message.channel].append(message)
     senders = {Channel.EMAIL: _send_emails, Channel.SMS: _send_sms, Channel.PUSH: _send_pushes}
     for channel, channel_messages in by_channel.items():
         senders[channel](channel_messages, contexts, claim)
+
+
+def _contexts(messages: list[Message], claim: _Claim) -> dict[int, dict]:
+    """Template contexts in one go; if that fails, one by one so a bad one fails only itself."""
+    try:
+        return render_contexts(messages=messages)
+    except Exception:
+        logger.exception("building %d contexts failed, retrying one by one", len(messages))
+    contexts: dict[int, dict] = {}
+    for message in messages:
+        try:
+            contexts.update(render_contexts(messages=[message]))
+        except Exception as exc:
+            claim.failed(message, f"render error: {type(exc).__name__}: {exc}")
+    return contexts
 
 
 def _render(message: Message, contexts: dict[int, dict], claim: _Claim):

@@ -425,3 +425,25 @@ def test_template_from_email_must_be_one_valid_address(email_template, from_emai
     assert "from_email" in info.value.message_dict
     email_template.from_email = "Shop News <news@shop.example>"
     assert message_template_save(template=email_template).pk
+
+
+def test_a_message_whose_context_cannot_be_read_fails_alone(smtp_sink, make_contact, email_template):
+    good, bad = make_contact(), make_contact()
+    ids = messages_queue(template=email_template, outgoing=[outgoing(good), outgoing(bad)])
+    Message.objects.filter(contact=bad).update(context={"coupon": {"expires_at": {"__date__": "31/01/2030"}}})
+    report = messages_deliver(message_ids=ids)
+    assert len(report.sent) == 1 and len(report.failed) == 1
+    assert Message.objects.get(contact=bad).reason.startswith("render error: ValueError")
+    assert [m["To"] for m in smtp_sink.received] == [good.email]
+
+
+def test_a_template_switched_to_another_channel_does_not_send_an_empty_email(
+    smtp_sink, make_contact, email_template
+):
+    ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact())])
+    email_template.channel = "sms"
+    email_template.sms_text = "Hi"
+    email_template.save()
+    report = messages_deliver(message_ids=ids)
+    assert report.failed == ids and smtp_sink.received == []
+    assert "channel" in Message.objects.get().reason

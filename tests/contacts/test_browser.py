@@ -46,3 +46,19 @@ def test_admin_csv_import_previews_then_confirms(logged_in, live_server, tmp_pat
     expect(page.locator(".messagelist")).to_contain_text("Imported 5 rows: 5 new, 0 updated.")
     expect(page.locator("#result_list")).to_contain_text("ben.miller@example.com")
     assert Contact.objects.count() == 5
+
+
+@pytest.mark.browser
+def test_import_job_page_polls_its_progress(logged_in, live_server):
+    from contacts.models import ImportJob
+
+    page = logged_in
+    job = ImportJob.objects.create(
+        kind="orders", status=ImportJob.Status.RUNNING, phase="writing", total_rows=1000, processed_rows=250
+    )
+    page.goto(f"{live_server.url}/admin/contacts/importjob/{job.pk}/change/")
+    expect(page.locator("#import-job-progress")).to_contain_text("250 of 1,000 rows written")
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.DONE, phase="", processed_rows=1000, created_rows=900, updated_rows=100
+    )
+    expect(page.locator("#import-job-progress")).to_contain_text("900 new, 100 updated", timeout=10_000)

@@ -880,6 +880,8 @@ def delivery_event_record(
 # --- Push subscriptions ----------------------------------------------------------------------
 
 
+# Browsers of one contact that get a push (older ones are deactivated when a new one subscribes).
+MAX_PUSH_SUBSCRIPTIONS_PER_CONTACT = 10
 PUSH_LOCAL_SUFFIXES = (".localhost", ".local", ".localdomain", ".internal", ".home.arpa")
 
 
@@ -933,6 +935,15 @@ def push_subscription_upsert(
                 "active": True,
             },
         )
+        others = PushSubscription.objects.filter(contact_id=contact_id, active=True).exclude(
+            pk=subscription.pk
+        )
+        kept = list(
+            others.order_by("-created_at", "-id").values_list("id", flat=True)[
+                : MAX_PUSH_SUBSCRIPTIONS_PER_CONTACT - 1
+            ]
+        )
+        others.exclude(id__in=kept).update(active=False)
         changed = Contact.objects.filter(pk=contact_id, push_consent=False).update(
             push_consent=True,
             push_consent_at=moment,

@@ -404,3 +404,19 @@ def test_unsubscribe_answers_only_get_and_post(client, make_contact):
     for method in ("put", "delete", "patch"):
         assert getattr(client, method)(url).status_code == 405
     assert Contact.objects.get().email_consent is True
+
+
+def test_one_contact_keeps_at_most_a_few_active_push_subscriptions(client, make_contact):
+    """A leaked subscribe token must not turn one push message into thousands of requests."""
+    from messaging.services import MAX_PUSH_SUBSCRIPTIONS_PER_CONTACT
+
+    contact = make_contact()
+    for n in range(MAX_PUSH_SUBSCRIPTIONS_PER_CONTACT + 3):
+        assert subscribe(client, contact, endpoint=f"https://push.example.com/{n}").status_code == 201
+    active = PushSubscription.objects.filter(contact=contact, active=True)
+    assert active.count() == MAX_PUSH_SUBSCRIPTIONS_PER_CONTACT
+    assert not active.filter(endpoint__in=[f"https://push.example.com/{n}" for n in range(3)]).exists()
+    # The browser that subscribes again (an old endpoint) is the newest one now.
+    assert subscribe(client, contact, endpoint="https://push.example.com/0").status_code == 201
+    assert active.count() == MAX_PUSH_SUBSCRIPTIONS_PER_CONTACT
+    assert active.filter(endpoint="https://push.example.com/0").exists()

@@ -6,6 +6,7 @@ tests/conftest.py; nothing here branches on "am I under test".
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -194,6 +195,17 @@ LOGGING = {
 # --- Winback --------------------------------------------------------------
 # Imports larger than this (bytes) uploaded in the admin run as a background task.
 WINBACK_IMPORT_BACKGROUND_BYTES = env_int("WINBACK_IMPORT_BACKGROUND_BYTES", 2 * 1024 * 1024, minimum=0)
+# A background import whose worker died may be taken over after this many minutes.
+WINBACK_IMPORT_STALE_MINUTES = env_int("WINBACK_IMPORT_STALE_MINUTES", 120, minimum=1)
+# Country calling code for phone numbers written without one (imports, API).
+WINBACK_DEFAULT_PHONE_PREFIX = env_str("WINBACK_DEFAULT_PHONE_PREFIX", "+49")
+if not re.fullmatch(r"\+[1-9]\d{0,3}", WINBACK_DEFAULT_PHONE_PREFIX):
+    raise ImproperlyConfigured(
+        f"WINBACK_DEFAULT_PHONE_PREFIX={WINBACK_DEFAULT_PHONE_PREFIX!r} is not a calling code like +49."
+    )
+# Largest JSON body the API accepts (bytes).
+WINBACK_API_MAX_BODY_BYTES = env_int("WINBACK_API_MAX_BODY_BYTES", 2_621_440, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, WINBACK_API_MAX_BODY_BYTES)
 
 # --- Messaging ------------------------------------------------------------
 # Sends per second per worker process and channel (0 = unlimited). Total = rate x worker processes.

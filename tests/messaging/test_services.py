@@ -447,3 +447,26 @@ def test_a_template_switched_to_another_channel_does_not_send_an_empty_email(
     report = messages_deliver(message_ids=ids)
     assert report.failed == ids and smtp_sink.received == []
     assert "channel" in Message.objects.get().reason
+
+
+def test_a_batch_of_1200_contacts_is_queued_and_delivered_with_a_few_queries_per_chunk(
+    settings, email_template
+):
+    from django.core import mail
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.MESSAGING_BATCH_SIZE = 400
+    Contact.objects.bulk_create(
+        Contact(email=f"bulk{n}@example.com", first_name=f"B{n}", email_consent=True) for n in range(1200)
+    )
+    contacts = list(Contact.objects.order_by("id"))
+    items = [outgoing(c, f"bulk:{c.pk}") for c in contacts]
+    with CaptureQueriesContext(connection) as queued:
+        ids = messages_queue(template=email_template, outgoing=items)
+    assert len(ids) == 1200
+    assert len(queued) <= 3 + 1200 // 45  # contacts, ready ids, INSERTs (SQLite: 49 rows per INSERT)
+    with CaptureQueriesContext(connection) as delivered:
+        report = messages_deliver(message_ids=ids)
+    assert len(report.sent) == 1200 and len(mail.outbox) == 1200
+    assert len(delivered) == 7 * 3  # 3 batches of 400, 7 queries each

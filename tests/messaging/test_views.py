@@ -420,3 +420,17 @@ def test_one_contact_keeps_at_most_a_few_active_push_subscriptions(client, make_
     assert subscribe(client, contact, endpoint="https://push.example.com/0").status_code == 201
     assert active.count() == MAX_PUSH_SUBSCRIPTIONS_PER_CONTACT
     assert active.filter(endpoint="https://push.example.com/0").exists()
+
+
+def test_bad_tokens_get_the_same_plain_404_everywhere(client, make_contact):
+    contact = make_contact()
+    good = path_of(tokens.unsubscribe_url(contact.pk)).split("/")[3]
+    tampered = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
+    bodies = set()
+    for url in (f"/m/u/{tampered}/", f"/m/p/{tampered}/", f"/m/c/{tampered}/", f"/m/o/{tampered}.gif"):
+        response = client.get(url)
+        assert response.status_code == 404
+        body = response.content.decode()
+        assert "Signature" not in body and contact.email not in body and tampered not in body
+        bodies.add(body)
+    assert len(bodies) == 1

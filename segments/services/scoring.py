@@ -15,7 +15,7 @@ import time
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, Max, Min, OuterRef, Sum
+from django.db.models import Count, F, Max, Min, Sum, Window
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -87,16 +87,14 @@ def _progress(run: ScoringRun, percent: int, note: str) -> None:
 
 
 def _purchase_aggregates() -> tuple[np.ndarray, ...]:
-    """ONE GROUP BY over purchases, per contact: orders, distinct purchase days, total spent, total spent on
-    the first purchase day, first and last order time (epoch seconds).
+    """Per buyer: orders, distinct purchase days, total spent, spent on the first purchase day, first and last
+    order time (epoch seconds).
 
-    The first-day total lets the Gamma-Gamma model use the average value of the *repeat* purchases, as in
-    Fader, Hardie & Lee; it comes from an index-backed NOT EXISTS (no purchase on an earlier day).
+    ONE GROUP BY over purchases, plus one window query listing the orders of each buyer's first purchase
+    day (so the Gamma-Gamma model gets the average value of the *repeat* purchases, as in Fader, Hardie &
+    Lee); both are set-based and read each order once.
     """
     purchases = Order.objects.exclude(status__in=Order.NOT_PURCHASES)
-    earlier_day = purchases.filter(
-        contact_id=OuterRef("contact_id"), placed_at__date__lt=OuterRef("placed_at__date")
-    )
     rows = (
         purchases.order_by()
         .values("contact_id")
@@ -104,27 +102,45 @@ def _purchase_aggregates() -> tuple[np.ndarray, ...]:
             n=Count("pk"),
             days=Count(TruncDate("placed_at"), distinct=True),
             spent=Sum("total"),
-            first_day_spent=Sum("total", filter=~Exists(earlier_day)),
             first=Min("placed_at"),
             last=Max("placed_at"),
         )
-        .values_list("contact_id", "n", "days", "spent", "first_day_spent", "first", "last")
+        .values_list("contact_id", "n", "days", "spent", "first", "last")
     )
-    ids, counts, days, totals, first_totals, firsts, lasts = [], [], [], [], [], [], []
-    for contact_id, n, purchase_days, total, first_day_total, first, last in rows.iterator(chunk_size=20_000):
+    ids, counts, days, totals, firsts, lasts = [], [], [], [], [], []
+    for contact_id, n, purchase_days, total, first, last in rows.iterator(chunk_size=20_000):
         ids.append(contact_id)
         counts.append(n)
         days.append(purchase_days)
         totals.append(total)
-        first_totals.append(first_day_total or 0)
         firsts.append(first.timestamp())
         lasts.append(last.timestamp())
+    ids_array = np.asarray(ids, dtype=np.int64)
+    first_day_orders = (
+        purchases.annotate(first_day=Window(Min(TruncDate("placed_at")), partition_by=[F("contact_id")]))
+        .filter(placed_at__date=F("first_day"))
+        .order_by()
+        .values_list("contact_id", "total")
+    )
+    owners, amounts = [], []
+    for contact_id, total in first_day_orders.iterator(chunk_size=20_000):
+        owners.append(contact_id)
+        amounts.append(float(total))
+    order = np.argsort(ids_array)
+    position = (
+        order[np.searchsorted(ids_array, np.asarray(owners, dtype=np.int64), sorter=order)] if owners else []
+    )
+    first_day_totals = (
+        np.bincount(position, weights=amounts, minlength=len(ids_array))
+        if owners
+        else np.zeros(len(ids_array))
+    )
     return (
-        np.asarray(ids, dtype=np.int64),
+        ids_array,
         np.asarray(counts, dtype=np.int64),
         np.asarray(days, dtype=np.int64),
         np.asarray([float(t) for t in totals], dtype=float),
-        np.asarray([float(t) for t in first_totals], dtype=float),
+        first_day_totals,
         np.asarray(firsts, dtype=float),
         np.asarray(lasts, dtype=float),
     )

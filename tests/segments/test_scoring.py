@@ -90,12 +90,14 @@ def test_clv_is_fitted_and_stored_when_there_is_enough_data():
     assert len({s.clv_cluster for s in rows}) >= 3
 
 
-def test_run_reads_orders_in_one_grouped_query_and_writes_in_batches():
+def test_run_reads_orders_set_based_and_writes_in_batches():
     _shop(60)
     with CaptureQueriesContext(connection) as queries:
         _run()
     order_reads = [q["sql"] for q in queries.captured_queries if 'FROM "contacts_order"' in q["sql"]]
-    assert len(order_reads) == 1 and "GROUP BY" in order_reads[0]
+    # One GROUP BY for the aggregates, one window query for the first purchase day's orders.
+    assert len(order_reads) == 2
+    assert "GROUP BY" in order_reads[0] and "OVER" in order_reads[1]
     # Claim, contacts, previous scores, changes (3 fields), one upsert batch, progress and final save:
     # a constant, independent of the number of contacts.
     assert len(queries.captured_queries) <= 20

@@ -82,6 +82,19 @@ UNSUBSCRIBE_WHAT = {
 }
 
 
+def _preference_channels(contact: Contact) -> list[dict]:
+    return [
+        {"name": "email", "label": "Email", "on": contact.email_consent, "available": bool(contact.email)},
+        {
+            "name": "sms",
+            "label": "Text messages (SMS)",
+            "on": contact.sms_consent,
+            "available": bool(contact.phone),
+        },
+        {"name": "push", "label": "Browser notifications", "on": contact.push_consent, "available": True},
+    ]
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def preferences(request, token: str):
@@ -94,21 +107,16 @@ def preferences(request, token: str):
     if request.method == "POST":
         if request.POST.get("everything") == "off":
             consents = {"email": False, "sms": False, "push": False}
-        else:
-            consents = {channel: request.POST.get(channel) == "on" for channel in ("email", "sms", "push")}
+        else:  # a disabled box is not submitted: channels not offered stay as they are
+            consents = {
+                channel["name"]: request.POST.get(channel["name"]) == "on"
+                for channel in _preference_channels(contact)
+                if channel["available"]
+            }
         services.contact_preferences_update(contact_id=contact_id, consents=consents)
         contact.refresh_from_db()
         saved = True
-    channels = [
-        {"name": "email", "label": "Email", "on": contact.email_consent, "available": bool(contact.email)},
-        {
-            "name": "sms",
-            "label": "Text messages (SMS)",
-            "on": contact.sms_consent,
-            "available": bool(contact.phone),
-        },
-        {"name": "push", "label": "Browser notifications", "on": contact.push_consent, "available": True},
-    ]
+    channels = _preference_channels(contact)
     return render(
         request, "messaging/preferences.html", {"contact": contact, "channels": channels, "saved": saved}
     )

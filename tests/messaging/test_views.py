@@ -434,3 +434,16 @@ def test_bad_tokens_get_the_same_plain_404_everywhere(client, make_contact):
         assert "Signature" not in body and contact.email not in body and tampered not in body
         bodies.add(body)
     assert len(bodies) == 1
+
+
+def test_saving_preferences_leaves_channels_that_were_not_offered_alone(client, make_contact):
+    contact = make_contact(phone="", sms_consent=True)  # no phone: the SMS box is disabled
+    url = path_of(tokens.preferences_url(contact.pk))
+    assert b'name="sms" checked disabled' in client.get(url).content
+    client.post(url, {"email": "on", "push": "on"})  # browsers do not submit disabled boxes
+    contact.refresh_from_db()
+    assert contact.sms_consent is True
+    assert not Event.objects.filter(kind=Event.Kind.UNSUBSCRIBE).exists()
+    client.post(url, {"everything": "off"})
+    contact.refresh_from_db()
+    assert (contact.email_consent, contact.sms_consent, contact.push_consent) == (False, False, False)

@@ -220,6 +220,8 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         contact = None
         if form.is_bound and form.is_valid():
             contact = form.cleaned_data["contact"]
+        if contact is not None and not request.user.has_perm("contacts.view_contact"):
+            raise PermissionDenied  # a real contact's data needs the right to see contacts
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

@@ -195,3 +195,24 @@ def test_preview_draft_renders_unsaved_edits(admin_client, django_assert_max_num
     response = admin_client.post(url, {"channel": "sms", "sms_text": "{{ contact.nope }}"})
     assert b"Unknown variable &#x27;contact.nope&#x27;" in response.content
     assert not MessageTemplate.objects.exists()
+
+
+def test_previewing_a_real_contact_needs_permission_to_view_contacts(
+    client, django_user_model, email_template, make_contact
+):
+    from django.contrib.auth.models import Permission
+
+    contact = make_contact(first_name="Secretname")
+    editor = django_user_model.objects.create_user("editor", password="pw", is_staff=True)
+    editor.user_permissions.add(Permission.objects.get(codename="view_messagetemplate"))
+    client.force_login(editor)
+    url = reverse("admin:messaging_messagetemplate_preview", args=[email_template.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and b"We miss you, Alex" in page.content  # the made-up contact
+    response = client.get(url, {"contact": contact.pk})
+    assert response.status_code == 403
+    assert b"Secretname" not in response.content
+    editor.user_permissions.add(Permission.objects.get(codename="view_contact"))
+    editor = django_user_model.objects.get(pk=editor.pk)  # fresh permission cache
+    client.force_login(editor)
+    assert b"We miss you, Secretname" in client.get(url, {"contact": contact.pk}).content

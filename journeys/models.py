@@ -211,6 +211,8 @@ class Enrollment(models.Model):
             models.Index(fields=["journey", "state"], name="enrollment_journey_state_idx"),
             models.Index(fields=["contact", "journey"], name="enrollment_contact_idx"),
             models.Index(fields=["step"], name="enrollment_step_idx"),
+            # Tiny: only rows a worker holds right now (loading a batch by its claim token).
+            models.Index(fields=["claimed_by"], name="enrollment_claimed_idx", condition=~Q(claimed_by="")),
         ]
 
     def __str__(self) -> str:

@@ -44,8 +44,6 @@ def _lease() -> timedelta:
 
 
 MAX_ROUNDS = 50
-# Rows per multi-row statement on PostgreSQL (its limit is 65,535 parameters per statement).
-PG_CHUNK = 4000
 ERROR_RETRY = timedelta(minutes=5)
 MAX_ERRORS = 5
 
@@ -187,28 +185,45 @@ def _write_enrollments(enrollments: list[Enrollment], token: str) -> int:
         return cursor.rowcount
 
 
+def _array_type(field) -> str:
+    from django.db import models
+
+    if isinstance(field, models.JSONField):
+        return "text"  # sent as JSON text, cast to jsonb in the statement
+    db_type = field.db_type(connection)
+    return "text" if db_type.startswith("varchar") else db_type
+
+
 def _write_enrollments_postgresql(fields, enrollments, rows, token: str) -> int:
-    """PostgreSQL: UPDATE ... FROM (VALUES ...): one round trip per chunk instead of one per row."""
+    """PostgreSQL: UPDATE ... FROM unnest(<one array per column>): one statement, a dozen parameters,
+    whatever the batch size. `token` is unused here: this transaction has locked the rows since the
+    batch was loaded (see batch_advance), so joining on the primary key is enough."""
+    import json
+
+    from django.db import models
+
     qn = connection.ops.quote_name
-    casts = ["bigint", *(f.db_type(connection) for f in fields)]
-    row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    types = ["bigint", *(_array_type(f) for f in fields)]
     names = ["id", *(f.column for f in fields)]
-    assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields)
-    updated = 0
+    assignments = ", ".join(
+        f"{qn(f.column)} = v.{qn(f.column)}" + ("::jsonb" if isinstance(f, models.JSONField) else "")
+        for f in fields
+    )
+    columns = [[e.id for e in enrollments]]
+    for index, model_field in enumerate(fields):
+        values = [row[index] for row in rows]
+        if isinstance(model_field, models.JSONField):
+            values = [json.dumps(getattr(e, model_field.attname)) for e in enrollments]
+        columns.append(values)
+    sql = (
+        f"UPDATE {qn(Enrollment._meta.db_table)} AS e SET {assignments}, "
+        f"{qn('claimed_by')} = '', {qn('claimed_until')} = NULL "
+        f"FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) AS v ({', '.join(qn(n) for n in names)}) "
+        f"WHERE e.{qn('id')} = v.{qn('id')}"
+    )
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), PG_CHUNK):
-            chunk = list(
-                zip(enrollments[start : start + PG_CHUNK], rows[start : start + PG_CHUNK], strict=True)
-            )
-            sql = (
-                f"UPDATE {qn(Enrollment._meta.db_table)} AS e SET {assignments}, "
-                f"{qn('claimed_by')} = '', {qn('claimed_until')} = NULL "
-                f"FROM (VALUES {', '.join([row_sql] * len(chunk))}) AS v ({', '.join(qn(n) for n in names)}) "
-                f"WHERE e.{qn('id')} = v.{qn('id')} AND e.{qn('claimed_by')} = %s"
-            )
-            cursor.execute(sql, [value for e, row in chunk for value in (e.id, *row)] + [token])
-            updated += cursor.rowcount
-    return updated
+        cursor.execute(sql, columns)
+        return cursor.rowcount
 
 
 _RUN_COLUMNS = (
@@ -238,15 +253,14 @@ def _insert_runs(runs: list[tuple], now: datetime) -> None:
     )
     ran_at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # multi-row VALUES: one round trip per chunk
-            row_sql = "(" + ", ".join(["%s"] * len(_RUN_COLUMNS)) + ")"
+        if connection.vendor == "postgresql":  # INSERT ... SELECT FROM unnest(arrays): one statement
+            types = ("bigint", "bigint", "integer", "bigint", "bigint", "text", "text", "text", "text")
+            arrays = [list(column) for column in zip(*runs, strict=True)]
             head = sql.split(" VALUES ")[0]
-            for start in range(0, len(runs), PG_CHUNK):
-                chunk = runs[start : start + PG_CHUNK]
-                cursor.execute(
-                    f"{head} VALUES {', '.join([row_sql] * len(chunk))}",
-                    [value for run in chunk for value in (*run, ran_at)],
-                )
+            cursor.execute(
+                f"{head} SELECT *, %s FROM unnest({', '.join(f'%s::{t}[]' for t in types)})",
+                [now, *arrays],
+            )
         else:
             cursor.executemany(sql, [(*run, ran_at) for run in runs])
 
@@ -280,9 +294,14 @@ def batch_advance(
     graphs = graphs or _GraphCache()
     ctx = BatchContext(now=now)
     with transaction.atomic():
-        enrollments = list(
+        batch = (
             Enrollment.objects.filter(claimed_by=token).select_related("contact", "journey").order_by("id")
         )
+        if connection.vendor == "postgresql":
+            # Row locks for the whole batch: conversions, migrations and other workers wait for our
+            # commit (and then see the new state) instead of racing with it.
+            batch = batch.select_for_update(of=("self",))
+        enrollments = list(batch)
         if not enrollments:
             return report, []
         report.claimed = len(enrollments)

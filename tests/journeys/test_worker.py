@@ -47,7 +47,7 @@ class Worker:
     def __init__(self, sink: SmtpSink):
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "winback.settings",
+            "DJANGO_SETTINGS_MODULE": "tests.journeys.worker_settings",
             "DATABASE_URL": database_url(),
             "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "EMAIL_HOST": sink.host,
@@ -219,29 +219,41 @@ def test_entry_wait_condition_coupon_email_pause_and_unsubscribe(worker, sink, t
     assert sorted(m["To"] for m in sink.received[3:]) == sorted([buyer.email, first.email])
 
 
-def test_worker_killed_mid_batch_sends_each_message_exactly_once(worker, sink, templates_and_pool):
-    everyone, template, _pool = templates_and_pool
+@pytest.fixture
+def pause_step():
+    from journeys.steps import registry
+    from tests.journeys.slow_step import Pause
+
+    registry[Pause.kind] = Pause()  # the worker gets it from tests/journeys/worker_settings.py
+    yield
+    registry.pop(Pause.kind)
+
+
+def test_worker_killed_mid_batch_sends_each_message_exactly_once(
+    worker, sink, templates_and_pool, pause_step
+):
+    everyone, template, pool = templates_and_pool
     journey = journey_build(
         "Kill",
         {
             "entry": ("entry", {"segment_id": everyone.pk, "every": 1, "period": "days"}),
             "tag": ("update_contact", {"action": "set_attribute", "attribute": "seen", "value": True}),
             "email": ("send_email", {"template_id": template.pk}),
+            # Inside the batch transaction, after the messages were queued: the kill lands here.
+            "slow": ("test_pause", {"seconds": 2}),
         },
-        [("entry", "next", "tag"), ("tag", "next", "email")],
+        [("entry", "next", "tag"), ("tag", "next", "email"), ("email", "next", "slow")],
     )
     count = 250
     contacts_make(count)  # one batch (batch size 1000)
     assert journey_enter(journey=journey) == count
     worker.start()
     wait_for(
-        lambda: Enrollment.objects.exclude(claimed_by="").exists() or StepRun.objects.exists(),
-        timeout=20,
-        worker=worker,
-        what="a claimed batch",
+        lambda: Enrollment.objects.exclude(claimed_by="").exists(), timeout=20, worker=worker, what="a claim"
     )
-    worker.kill()  # SIGKILL the worker and its pool mid-batch
-    assert Enrollment.objects.filter(state__in=Enrollment.IN_FLIGHT).exists()  # it really was mid-way
+    time.sleep(0.5)
+    worker.kill()  # SIGKILL the worker and its pool mid-batch (inside the 2 s step)
+    assert not StepRun.objects.exists() and not sink.received  # nothing of that batch was committed
     worker.start()
     wait_for(
         lambda: Enrollment.objects.filter(state="completed").count() == count and len(sink.received) >= count,
@@ -253,6 +265,9 @@ def test_worker_killed_mid_batch_sends_each_message_exactly_once(worker, sink, t
     recipients = [m["To"] for m in sink.received]
     assert len(recipients) == count and len(set(recipients)) == count
     assert StepRun.objects.filter(kind="send_email").count() == count
+    from messaging.models import Message
+
+    assert Message.objects.filter(journey_id=journey.pk, status="sent").count() == count
 
 
 def test_quiet_hours_and_frequency_cap_hold_with_a_real_worker(worker, sink, templates_and_pool):

@@ -909,7 +909,17 @@ def push_endpoint_problem(endpoint: str) -> str:
         or host.endswith(PUSH_LOCAL_SUFFIXES)
     ):
         return "A push endpoint must be an https URL on a push service's public host name."
+    if not _push_host_allowed(host):
+        return "The push endpoint's host is not a known push service (MESSAGING_PUSH_ENDPOINT_HOSTS)."
     return ""
+
+
+def _push_host_allowed(host: str) -> bool:
+    """Host names resolve anywhere; an allowlist of push services closes the SSRF gap."""
+    for pattern in settings.MESSAGING_PUSH_ENDPOINT_HOSTS:
+        if pattern == "*" or host == pattern or (pattern.startswith("*.") and host.endswith(pattern[1:])):
+            return True
+    return False
 
 
 def push_subscription_upsert(

@@ -35,3 +35,4 @@ STORAGES = {
 }
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SITE_URL = "http://testserver"
+MESSAGING_PUSH_ENDPOINT_HOSTS = [*MESSAGING_PUSH_ENDPOINT_HOSTS, "push.example.com"]  # noqa: F405

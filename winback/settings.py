@@ -231,6 +231,11 @@ MESSAGING_TWILIO_API_BASE = env_str("MESSAGING_TWILIO_API_BASE", "https://api.tw
 MESSAGING_PUSH_BACKEND = env_str("MESSAGING_PUSH_BACKEND", "messaging.backends.push.ConsoleBackend")
 MESSAGING_VAPID_PUBLIC_KEY = env_str("MESSAGING_VAPID_PUBLIC_KEY", "")
 MESSAGING_VAPID_PRIVATE_KEY = env_str("MESSAGING_VAPID_PRIVATE_KEY", "")
+# Push services the worker may POST to (browsers' push services; "*.x" matches subdomains, "*" any host).
+MESSAGING_PUSH_ENDPOINT_HOSTS = env_list(
+    "MESSAGING_PUSH_ENDPOINT_HOSTS",
+    ["fcm.googleapis.com", "updates.push.services.mozilla.com", "web.push.apple.com", "*.notify.windows.com"],
+)
 MESSAGING_VAPID_SUBJECT = env_str("MESSAGING_VAPID_SUBJECT", "mailto:shop@example.com")
 # Recommendations in templates: "new" products are those created in the last N days.
 MESSAGING_NEW_PRODUCT_DAYS = env_int("MESSAGING_NEW_PRODUCT_DAYS", 30, minimum=1)

@@ -244,6 +244,8 @@ def subscribe(client, contact, endpoint="https://push.example.com/abc", p256dh="
         "https://user:pw@push.example.com/x",
         "https:///x",
         "ftp://push.example.com/x",
+        "https://metadata.attacker.example.org/x",
+        "https://evilpush.example.com/x",
     ],
 )
 def test_push_subscribe_refuses_endpoints_the_worker_must_not_call(client, make_contact, endpoint):
@@ -253,6 +255,15 @@ def test_push_subscribe_refuses_endpoints_the_worker_must_not_call(client, make_
     assert not PushSubscription.objects.exists()
     contact.refresh_from_db()
     assert contact.push_consent is False
+
+
+def test_push_subscribe_accepts_the_browsers_push_services(client, make_contact, settings):
+    settings.MESSAGING_PUSH_ENDPOINT_HOSTS = ["fcm.googleapis.com", "*.notify.windows.com"]
+    contact = make_contact()
+    assert subscribe(client, contact, endpoint="https://fcm.googleapis.com/fcm/send/abc").status_code == 201
+    assert subscribe(client, contact, endpoint="https://wns2.notify.windows.com/w/?t=x").status_code == 201
+    assert subscribe(client, contact, endpoint="https://notify.windows.com.evil.example/x").status_code == 400
+    assert PushSubscription.objects.filter(contact=contact).count() == 2
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,17 @@ logger = logging.getLogger(__name__)
 
 
 def orders_upserted_convert(sender=None, *, order_ids: list[int], **kwargs) -> None:
-    """Conversion goals: set-based, right away (the signal is sent after commit)."""
+    """Conversion goals: set-based, right away (the signal is sent after commit). A failure here
+    must not break the import that sent the signal: it is logged and retried as a task."""
     from journeys.services import conversions_record
 
-    conversions_record(order_ids=list(order_ids))
+    try:
+        conversions_record(order_ids=list(order_ids))
+    except Exception:
+        logger.exception("Recording journey conversions failed; retrying in a task")
+        from journeys.tasks import conversions_record_task
+
+        conversions_record_task.apply_async(args=[list(order_ids)], countdown=60)
 
 
 def story_register() -> None:

@@ -259,3 +259,41 @@ def test_has_purchased_counts_recent_real_purchases_only(segment_everyone, since
         old.pk: "no",
         before.pk: expected_before,
     }
+
+
+def test_sms_and_web_push_steps_go_out_through_messaging(segment_everyone, settings):
+    from messaging.backends import push, sms
+    from messaging.models import MessageTemplate, PushSubscription
+
+    settings.MESSAGING_SMS_BACKEND = "messaging.backends.sms.LocmemBackend"
+    settings.MESSAGING_PUSH_BACKEND = "messaging.backends.push.LocmemBackend"
+    settings.MESSAGING_SMS_RATE_PER_SECOND = settings.MESSAGING_PUSH_RATE_PER_SECOND = 0
+    sms.outbox.clear()
+    push.outbox.clear()
+    text = MessageTemplate.objects.create(
+        name="Text", channel="sms", sms_text="Come back, {{ contact.first_name }}"
+    )
+    note = MessageTemplate.objects.create(
+        name="Note", channel="push", push_title="We miss you", push_body="Hi"
+    )
+    subscribed, unsubscribed = contacts_make(2, first_name="Ada")
+    PushSubscription.objects.create(
+        contact=subscribed, endpoint="https://push.example/1", p256dh="k", auth="a"
+    )
+    run(
+        segment_everyone,
+        {"sms": ("send_sms", {"template_id": text.pk}), "push": ("send_push", {"template_id": note.pk})},
+        [("entry", "next", "sms"), ("sms", "next", "push")],
+    )
+    assert sorted(m.to for m in sms.outbox) == sorted([subscribed.phone, unsubscribed.phone])
+    assert "Come back, Ada" in sms.outbox[0].body
+    assert [p.endpoint for p in push.outbox] == ["https://push.example/1"]
+    with pytest.raises(ValidationError):  # a step sends only templates of its own channel
+        registry["send_sms"].validate({"template_id": note.pk})
+
+
+def test_wait_until_a_date(segment_everyone):
+    contacts_make(1)
+    at = "2026-03-10T09:00:00+01:00"
+    run(segment_everyone, {"wait": ("wait", {"mode": "date", "at": at})}, [("entry", "next", "wait")])
+    assert Enrollment.objects.get().due_at == dt.datetime(2026, 3, 10, 8, 0, tzinfo=dt.UTC)

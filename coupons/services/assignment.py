@@ -60,6 +60,18 @@ def pool_accepts_assignments(pool: CouponPool, at=None) -> bool:
     return pool.is_active and (pool.valid_until is None or pool.valid_until > at)
 
 
+def _current_rules(pool: CouponPool) -> CouponPool | None:
+    """The pool as stored now, or None if it hands out no codes (deactivated or past its end date).
+
+    Read per chunk: the caller's `pool` may be stale (a journey batch holds it while a marketer
+    deactivates the pool or changes its validity), and expiry must follow the stored rule.
+    """
+    fresh = CouponPool.objects.filter(pk=pool.pk).only("is_active", "valid_until", "valid_days").first()
+    if fresh is None or not pool_accepts_assignments(fresh):
+        return None
+    return fresh
+
+
 def _assign(*, pool: CouponPool, contact_ids: list[int]) -> tuple[dict[int, Coupon | None], set[int]]:
     ids = list(dict.fromkeys(int(i) for i in contact_ids))
     result: dict[int, Coupon | None] = {}
@@ -81,17 +93,18 @@ def _assign_chunk(pool: CouponPool, ids: list[int]) -> tuple[dict[int, Coupon | 
     found: dict[int, Coupon] = _existing(pool, ids)
     created: set[int] = set()
     missing = [i for i in ids if i not in found]
-    if missing and pool_accepts_assignments(pool):
+    if missing:
         known = set(Contact.objects.filter(pk__in=missing).values_list("pk", flat=True))
         missing = [i for i in missing if i in known]
-    else:
-        missing = []
     for _attempt in range(MAX_CLAIM_ATTEMPTS):
         if not missing:
             break
+        rules = _current_rules(pool)
+        if rules is None:
+            break
         try:
             with transaction.atomic():
-                claimed, had_candidates = _claim(pool, missing)
+                claimed, had_candidates = _claim(rules, missing)
         except (IntegrityError, OperationalError) as exc:
             if isinstance(exc, OperationalError) and not _is_retryable(exc):
                 raise

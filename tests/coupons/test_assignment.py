@@ -94,3 +94,70 @@ def test_pool_past_its_end_date_hands_out_nothing():
     pool = make_pool(codes=1, valid_until=now() - timedelta(days=1))
     contact = Contact.objects.create(email="a@example.com")
     assert coupon_assign(pool=pool, contact=contact).exhausted
+
+
+def test_pool_deactivated_after_it_was_loaded_hands_out_nothing():
+    from coupons.models import CouponPool
+    from coupons.services import pool_deactivate
+
+    pool = make_pool(codes=3)
+    ids = make_contacts(2)
+    pool_deactivate(pool_ids=[pool.pk])  # e.g. by a marketer while a journey batch holds `pool`
+    assert coupons_assign_bulk(pool=pool, contact_ids=ids) == {ids[0]: None, ids[1]: None}
+    assert not Coupon.objects.filter(assigned_at__isnull=False).exists()
+    assert not CouponPool.objects.get(pk=pool.pk).is_active
+
+
+def test_pool_deactivated_mid_batch_stops_handing_out_codes(monkeypatch):
+    from coupons.services import assignment, pool_deactivate
+
+    pool = make_pool(codes=10)
+    ids = make_contacts(6)
+    monkeypatch.setattr(assignment, "BATCH_SIZE", 2)
+    real_claim = assignment._claim
+    calls = []
+
+    def claim_then_deactivate(pool_arg, contact_ids):
+        calls.append(contact_ids)
+        result = real_claim(pool_arg, contact_ids)
+        if len(calls) == 1:
+            pool_deactivate(pool_ids=[pool.pk])
+        return result
+
+    monkeypatch.setattr(assignment, "_claim", claim_then_deactivate)
+    result = coupons_assign_bulk(pool=pool, contact_ids=ids)
+    assert [cid for cid, c in result.items() if c] == ids[:2]
+    assert Coupon.objects.filter(assigned_at__isnull=False).count() == 2
+
+
+def test_pool_whose_end_date_passed_after_it_was_loaded_hands_out_nothing():
+    from coupons.models import CouponPool
+
+    pool = make_pool(codes=2, valid_until=now() + timedelta(days=1))
+    CouponPool.objects.filter(pk=pool.pk).update(valid_until=now() - timedelta(minutes=1))
+    contact = Contact.objects.create(email="a@example.com")
+    assert coupon_assign(pool=pool, contact=contact).exhausted
+    assert not Coupon.objects.filter(assigned_at__isnull=False).exists()
+
+
+def test_validity_days_use_the_current_pool_rule_and_assignment_time():
+    from coupons.models import CouponPool
+
+    pool = make_pool(codes=1, valid_days=30)
+    CouponPool.objects.filter(pk=pool.pk).update(valid_days=7)
+    contact = Contact.objects.create(email="a@example.com")
+    coupon = coupon_assign(pool=pool, contact=contact).coupon
+    coupon.refresh_from_db()
+    assert coupon.expires_at - coupon.assigned_at == timedelta(days=7)
+
+
+def test_assignment_inside_an_outer_transaction_is_idempotent():
+    from django.db import transaction
+
+    pool = make_pool(codes=3)
+    ids = make_contacts(4)
+    with transaction.atomic():
+        first = coupons_assign_bulk(pool=pool, contact_ids=ids)
+        again = coupons_assign_bulk(pool=pool, contact_ids=ids[::-1])
+    assert {k: v and v.code for k, v in first.items()} == {k: v and v.code for k, v in again.items()}
+    assert sum(1 for c in first.values() if c) == 3

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -20,6 +21,7 @@ from contacts.services.orders import events_record, orders_upsert, products_upse
 from contacts.services.results import RowError, RowErrors, UpsertResult
 
 BATCH_SIZE = 5000
+MAX_AMOUNT = Decimal("1e10")  # Order.total is DECIMAL(12, 2)
 MAX_ERRORS = 1000  # reported; counting goes on
 CACHE_ROWS = 250_000  # cleaned rows kept between validation and writing (bigger files are read twice)
 
@@ -161,11 +163,13 @@ def _run(
             if order_id != last_order and order_id in summary:
                 contiguous = False
             last_order = order_id
-            seen = summary.setdefault(order_id, [number, False, False, False, False])
+            seen = summary.setdefault(order_id, [number, False, False, False, False, Decimal(0)])
             seen[1] |= cleaned.get("placed_at") is not None
             seen[2] |= bool(cleaned.get("customer_id") or cleaned.get("email"))
             seen[3] |= cleaned.get("total") is not None
             seen[4] |= cleaned.get("unit_price") is not None
+            if cleaned.get("unit_price") is not None:
+                seen[5] += cleaned["unit_price"] * (cleaned.get("quantity") or 1)
         if cache is not None:
             if len(cache) < CACHE_ROWS:
                 cache.append(cleaned)
@@ -173,7 +177,10 @@ def _run(
                 cache = None
         if len(result.sample) < 10:
             result.sample.append(cleaned)
-    for first, placed, contact, total, price in summary.values():
+    for first, placed, contact, total, price, line_sum in summary.values():
+        if not total and line_sum >= MAX_AMOUNT:
+            column = names.get("unit_price", "unit_price")
+            result.error_add([RowError(first, column, f"The order's lines add up to {line_sum}: too large.")])
         probe = {
             "_row": first,
             "placed_at": True if placed else None,

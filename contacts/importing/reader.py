@@ -80,6 +80,8 @@ def _map(kind: str, fmt: Format, headers: list[str]) -> tuple[ColumnMap, list[st
                 attributes.append((header.strip()[len(prefix) :], i))
     if kind != "contacts":
         attributes = []
+    for attribute, i in attributes:
+        names[f"attributes.{attribute}"] = headers[i].strip()
     missing = [
         " or ".join(f'"{fmt.columns[kind][a][0]}"' for a in alternatives)
         for alternatives in REQUIRED[kind]

@@ -6,6 +6,7 @@ these names directly. Everything goes through `row_clean`, so CSV and API valida
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -116,8 +117,8 @@ FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "email": lambda v: n.email_normalise(value=v),
         "kind": _choice(EVENT_KINDS, "event kind"),
         "occurred_at": lambda v: n.datetime_normalise(value=v),
-        "message_id": lambda v: n.integer_normalise(value=v),
-        "properties": lambda v: v if isinstance(v, dict) else None,
+        "message_id": lambda v: n.integer_normalise(value=v, maximum=n.BIGINT_MAX),
+        "properties": lambda v: n.json_object_normalise(value=v),
     },
 }
 
@@ -136,14 +137,17 @@ ROW_REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "events": [("kind",), ("customer_id", "email")],
 }
 ORDER_REQUIRED = [("placed_at",), ("customer_id", "email")]
+ATTRIBUTE_MAX_LENGTH = 10_000
 NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 def attribute_value(value: Any) -> Any:
     """Attribute cells: numbers become numbers (for segment rules), the rest stays text."""
     if not isinstance(value, str):
+        if "\\u0000" in json.dumps(value, default=str):
+            raise ValueError("Contains a NUL character (\\u0000).")
         return value
-    raw = value.strip()
+    raw = n.text_normalise(value=value, max_length=ATTRIBUTE_MAX_LENGTH)
     if NUMBER_RE.match(raw):
         return float(raw) if "." in raw else int(raw)
     return raw
@@ -158,10 +162,16 @@ def row_clean(
     fields = FIELDS[kind]
     for name, value in raw.items():
         if name == "attributes":
-            if value:
-                cleaned["attributes"] = {
-                    k: attribute_value(v) for k, v in value.items() if v not in ("", None)
-                }
+            attributes = {}
+            for key, item in (value or {}).items():
+                if item in ("", None):
+                    continue
+                try:
+                    attributes[key] = attribute_value(item)
+                except ValueError as exc:
+                    errors.append(RowError(row, columns.get(f"attributes.{key}", key), str(exc)))
+            if attributes:
+                cleaned["attributes"] = attributes
             continue
         cleaner = fields.get(name)
         if cleaner is None:

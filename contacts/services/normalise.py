@@ -7,6 +7,7 @@ Empty input returns None ("not given"), so callers can tell "no value" from "fal
 
 from __future__ import annotations
 
+import json
 import re
 import zoneinfo
 from datetime import date, datetime, time
@@ -82,7 +83,10 @@ CENT = Decimal("0.01")
 def _text(value: Any) -> str:
     if value is None:
         return ""
-    return str(value).strip()
+    text = str(value).strip()
+    if "\x00" in text:  # PostgreSQL text columns cannot store it; it is never meant
+        raise ValueError("Contains a NUL character (\\x00): the file looks damaged.")
+    return text
 
 
 def text_normalise(*, value: Any, max_length: int = 255) -> str:
@@ -192,7 +196,11 @@ def amount_normalise(*, value: Any, allow_negative: bool = False) -> Decimal | N
     return amount
 
 
-def integer_normalise(*, value: Any, minimum: int = 0) -> int | None:
+INT_MAX = 2**31 - 1  # PositiveIntegerField / IntegerField on PostgreSQL
+BIGINT_MAX = 2**63 - 1
+
+
+def integer_normalise(*, value: Any, minimum: int = 0, maximum: int = INT_MAX) -> int | None:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a whole number.")
     if isinstance(value, int):
@@ -210,7 +218,20 @@ def integer_normalise(*, value: Any, minimum: int = 0) -> int | None:
         number = int(as_decimal)
     if number < minimum:
         raise ValueError(f"{number} is below {minimum}.")
+    if number > maximum:
+        raise ValueError(f"{number} is too large (at most {maximum}).")
     return number
+
+
+def json_object_normalise(*, value: Any) -> dict | None:
+    """A JSON object (event properties): no NUL characters anywhere (PostgreSQL jsonb refuses them)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("Expected an object.")
+    if "\\u0000" in json.dumps(value):
+        raise ValueError("Contains a NUL character (\\u0000).")
+    return value
 
 
 def boolean_normalise(*, value: Any) -> bool | None:

@@ -10,16 +10,21 @@ from coupons.services.codes import normalize_code
 
 BATCH_SIZE = 2000
 FIELDS = ["order", "redeemed_at", "redeemed_revenue", "redemption"]
+ORDER_FIELDS = ("pk", "contact_id", "coupon_code", "placed_at", "total", "status")
+RELEASED = (None, None, None, "")
 
 
 def coupon_redemptions_record(*, order_ids: list[int]) -> int:
     """Link orders whose coupon code matches one of our codes. Returns the number of codes changed.
 
-    Set-based per batch of orders: one query for the orders, one for the codes they name, one bulk
-    update. The first order that uses a code redeems it; re-recording the same order is idempotent.
-    Redemptions are classified: by its contact in time (valid), after expiry, of a code never
-    assigned, or by another contact than the one it was given to. A linked order that is later
-    cancelled or refunded releases the code's redemption.
+    Set-based per batch of orders: one query for the orders, one for the codes they name or are
+    linked to, one bulk update (plus one lookup when a redemption is released). Codes are compared
+    trimmed and case-insensitively. The earliest order (placed_at, then id) that used a code redeems
+    it, whatever order the orders arrive in; re-recording the same order is idempotent and takes
+    its current total. Redemptions are classified: by its contact in time (valid), after expiry, of
+    a code never assigned, or by another contact than the one it was given to. A linked order that
+    is later cancelled or refunded, or whose coupon code was corrected, releases the code, which
+    passes to the next order that used it, if any.
     """
     ids = list(dict.fromkeys(order_ids))
     changed = 0
@@ -38,41 +43,79 @@ def _redemption_status(coupon: Coupon, order: dict) -> str:
     return Coupon.Redemption.VALID
 
 
+def _prepare(order: dict) -> dict:
+    order["code"] = normalize_code(order["coupon_code"])
+    order["uses_code"] = bool(order["code"]) and order["status"] not in Order.NOT_PURCHASES
+    return order
+
+
+def _earliest_per_code(orders) -> dict[str, dict]:
+    first: dict[str, dict] = {}
+    for order in sorted(orders, key=lambda o: (o["placed_at"], o["pk"])):
+        if order["uses_code"]:
+            first.setdefault(order["code"], order)
+    return first
+
+
+def _values(coupon: Coupon) -> tuple:
+    return (coupon.order_id, coupon.redeemed_at, coupon.redeemed_revenue, coupon.redemption)
+
+
+def _set(coupon: Coupon, values: tuple) -> None:
+    coupon.order_id, coupon.redeemed_at, coupon.redeemed_revenue, coupon.redemption = values
+
+
+def _link_values(coupon: Coupon, order: dict) -> tuple:
+    return (order["pk"], order["placed_at"], order["total"], _redemption_status(coupon, order))
+
+
 def _record_batch(order_ids: list[int]) -> int:
-    orders = list(
-        Order.objects.filter(pk__in=order_ids)
-        .exclude(coupon_code="")
-        .values("pk", "contact_id", "coupon_code", "placed_at", "total", "status")
-    )
+    orders = {o["pk"]: _prepare(o) for o in Order.objects.filter(pk__in=order_ids).values(*ORDER_FIELDS)}
     if not orders:
         return 0
-    # The earliest order per code wins within the batch.
-    by_code: dict[str, dict] = {}
-    for order in sorted(orders, key=lambda o: (o["placed_at"], o["pk"])):
-        order["is_purchase"] = order["status"] not in Order.NOT_PURCHASES
-        code = normalize_code(order["coupon_code"])
-        current = by_code.get(code)
-        if current is None or (order["is_purchase"] and not current["is_purchase"]):
-            by_code[code] = order
-    changed: list[Coupon] = []
+    candidates = _earliest_per_code(orders.values())
     with transaction.atomic():
-        for coupon in Coupon.objects.select_for_update().filter(code__in=list(by_code)):
-            order = by_code[coupon.code]
-            if coupon.order_id is not None and coupon.order_id != order["pk"]:
-                continue  # already redeemed by an earlier order
-            if not order["is_purchase"]:
-                if coupon.order_id == order["pk"]:
-                    coupon.order_id, coupon.redeemed_at, coupon.redeemed_revenue, coupon.redemption = (
-                        None,
-                        None,
-                        None,
-                        "",
-                    )
-                    changed.append(coupon)
-                continue
-            values = (order["pk"], order["placed_at"], order["total"], _redemption_status(coupon, order))
-            if (coupon.order_id, coupon.redeemed_at, coupon.redeemed_revenue, coupon.redemption) != values:
-                coupon.order_id, coupon.redeemed_at, coupon.redeemed_revenue, coupon.redemption = values
-                changed.append(coupon)
+        # Codes the batch names, and codes currently linked to one of its orders (to release them).
+        wanted = Coupon.objects.filter(order_id__in=list(orders))
+        if candidates:
+            wanted |= Coupon.objects.filter(code__in=list(candidates))
+        coupons = list(wanted.select_for_update().order_by("pk"))
+        before = {coupon.pk: _values(coupon) for coupon in coupons}
+        released: list[Coupon] = []
+        for coupon in coupons:
+            linked = orders.get(coupon.order_id)
+            if linked is not None and not (linked["uses_code"] and linked["code"] == coupon.code):
+                _set(coupon, RELEASED)  # refunded, cancelled, or the order names another code now
+            order = candidates.get(coupon.code)
+            if order is not None and (
+                coupon.order_id in (None, order["pk"])
+                or (order["placed_at"], order["pk"]) < (coupon.redeemed_at, coupon.order_id)
+            ):
+                _set(coupon, _link_values(coupon, order))  # unused, ours, or an earlier order
+            if coupon.order_id is None and before[coupon.pk][0] is not None:
+                released.append(coupon)
+        if released:
+            _pass_on(released, exclude=set(orders))
+        changed = [coupon for coupon in coupons if _values(coupon) != before[coupon.pk]]
         Coupon.objects.bulk_update(changed, FIELDS, batch_size=500)
     return len(changed)
+
+
+def _pass_on(released: list[Coupon], *, exclude: set[int]) -> None:
+    """Give released codes to the earliest other order that used them (one indexed lookup).
+
+    Orders store the code as the shop sent it; the lookup finds it upper- or lower-case (the
+    coupon_code index is exact), other spellings are linked when their order is recorded again.
+    """
+    spellings = {spelling for c in released for spelling in (c.code, c.code.lower())}
+    others = (
+        Order.objects.filter(coupon_code__in=spellings)
+        .exclude(status__in=Order.NOT_PURCHASES)
+        .exclude(pk__in=exclude)
+        .values(*ORDER_FIELDS)
+    )
+    following = _earliest_per_code(_prepare(o) for o in others)
+    for coupon in released:
+        order = following.get(coupon.code)
+        if order is not None:
+            _set(coupon, _link_values(coupon, order))

@@ -125,3 +125,75 @@ def test_orders_upsert_from_the_contacts_app_records_redemptions(people, django_
         )
     coupon.refresh_from_db()
     assert coupon.redemption == R.VALID and coupon.redeemed_revenue == Decimal("30.00")
+
+
+def test_refunded_linked_order_is_released_when_a_later_order_uses_the_code_in_the_same_batch(people):
+    ann, _bob = people
+    pool = make_pool(codes=1)
+    coupon = coupon_assign(pool=pool, contact=ann).coupon
+    first = _order(ann, coupon.code, days_from_now=-2, ext="first")
+    coupon_redemptions_record(order_ids=[first.pk])
+    Order.objects.filter(pk=first.pk).update(status=Order.Status.REFUNDED)
+    second = _order(ann, "  " + coupon.code.lower() + " ", ext="second")
+    coupon_redemptions_record(order_ids=[first.pk, second.pk])
+    coupon.refresh_from_db()
+    assert coupon.order_id == second.pk and coupon.redemption == R.VALID
+
+
+def test_order_whose_coupon_code_was_corrected_releases_the_old_code(people):
+    ann, _bob = people
+    pool = make_pool(codes=2)
+    coupon = coupon_assign(pool=pool, contact=ann).coupon
+    order = _order(ann, coupon.code)
+    coupon_redemptions_record(order_ids=[order.pk])
+    Order.objects.filter(pk=order.pk).update(coupon_code="")
+    assert coupon_redemptions_record(order_ids=[order.pk]) == 1
+    coupon.refresh_from_db()
+    assert coupon.order_id is None and coupon.redemption == "" and coupon.redeemed_revenue is None
+
+
+def test_reimported_order_updates_revenue_without_double_counting(people):
+    from coupons.selectors import pool_stats
+
+    ann, _bob = people
+    pool = make_pool(codes=1)
+    coupon = coupon_assign(pool=pool, contact=ann).coupon
+    order = _order(ann, coupon.code, total="40.00")
+    for _ in range(3):
+        coupon_redemptions_record(order_ids=[order.pk, order.pk])
+    assert pool_stats(pool=pool).redeemed_revenue == Decimal("40.00")
+    Order.objects.filter(pk=order.pk).update(total=Decimal("35.00"))
+    coupon_redemptions_record(order_ids=[order.pk])
+    stats = pool_stats(pool=pool)
+    assert (stats.redeemed_codes, stats.redeemed_revenue) == (1, Decimal("35.00"))
+
+
+def test_earliest_of_several_orders_using_a_code_wins_across_batches(people):
+    ann, bob = people
+    pool = make_pool(codes=1)
+    coupon = coupon_assign(pool=pool, contact=ann).coupon
+    late = _order(bob, coupon.code, days_from_now=-1, ext="late")
+    early = _order(ann, coupon.code.lower(), days_from_now=-3, ext="early")
+    coupon_redemptions_record(order_ids=[late.pk])
+    coupon_redemptions_record(order_ids=[early.pk])
+    coupon.refresh_from_db()
+    assert coupon.order_id == early.pk and coupon.redemption == R.VALID
+
+
+def test_refund_of_the_redeeming_order_passes_the_code_to_the_next_order_that_used_it(people):
+    ann, bob = people
+    pool = make_pool(codes=1)
+    coupon = coupon_assign(pool=pool, contact=ann).coupon
+    first = _order(ann, coupon.code, days_from_now=-3, ext="first")
+    second = _order(bob, coupon.code.lower(), days_from_now=-1, total="12.50", ext="second")
+    coupon_redemptions_record(order_ids=[first.pk, second.pk])
+    coupon.refresh_from_db()
+    assert coupon.order_id == first.pk
+    Order.objects.filter(pk=first.pk).update(status=Order.Status.REFUNDED)
+    coupon_redemptions_record(order_ids=[first.pk])
+    coupon.refresh_from_db()
+    assert (coupon.order_id, coupon.redemption, coupon.redeemed_revenue) == (
+        second.pk,
+        R.WRONG_CONTACT,
+        Decimal("12.50"),
+    )

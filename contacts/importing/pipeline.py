@@ -163,7 +163,8 @@ def _run(
             if order_id != last_order and order_id in summary:
                 contiguous = False
             last_order = order_id
-            seen = summary.setdefault(order_id, [number, False, False, False, False, Decimal(0)])
+            seen = summary.setdefault(order_id, [number, False, False, False, False, Decimal(0), {}])
+            result.error_add(_order_conflicts(order_id, seen, cleaned, number, names))
             seen[1] |= cleaned.get("placed_at") is not None
             seen[2] |= bool(cleaned.get("customer_id") or cleaned.get("email"))
             seen[3] |= cleaned.get("total") is not None
@@ -177,12 +178,13 @@ def _run(
                 cache = None
         if len(result.sample) < 10:
             result.sample.append(cleaned)
-    for first, placed, contact, total, price, line_sum in summary.values():
+    for order_id, (first, placed, contact, total, price, line_sum, _) in summary.items():
         if not total and line_sum >= MAX_AMOUNT:
             column = names.get("unit_price", "unit_price")
             result.error_add([RowError(first, column, f"The order's lines add up to {line_sum}: too large.")])
         probe = {
             "_row": first,
+            "order_id": order_id,
             "placed_at": True if placed else None,
             "email": "x" if contact else None,
             "total": 1 if total else None,
@@ -219,6 +221,33 @@ def _run(
         result.created = result.updated = 0
         result.error_add(exc.errors)
     return result
+
+
+ORDER_LEVEL_CHECKED = ("customer_id", "email", "placed_at", "total")
+
+
+def _order_conflicts(
+    order_id: str, seen: list, cleaned: dict, number: int, names: dict[str, str]
+) -> list[RowError]:
+    """Rows of one order must agree on its customer, date and total (empty cells agree with anything)."""
+    first_values: dict[str, tuple[int, Any]] = seen[6]
+    errors = []
+    for name in ORDER_LEVEL_CHECKED:
+        value = cleaned.get(name)
+        if value in (None, ""):
+            continue
+        if name not in first_values:
+            first_values[name] = (number, value)
+        elif first_values[name][1] != value:
+            row, earlier = first_values[name]
+            errors.append(
+                RowError(
+                    number,
+                    names.get(name, name),
+                    f"Order {order_id} has {names.get(name, name)} {earlier} on row {row}, {value} here.",
+                )
+            )
+    return errors
 
 
 def _units(

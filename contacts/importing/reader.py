@@ -122,9 +122,19 @@ def columns_map(
 def csv_records(*, text: str, delimiter: str, column_map: ColumnMap) -> Iterator[tuple[int, dict]]:
     """(row number as a spreadsheet shows it, raw canonical values) for each non-empty data row."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    next(reader, None)
+    width = len(next(reader, None) or [])
     for number, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):
+            continue
+        if len(cells) < width or any(c.strip() for c in cells[width:]):
+            # Another separator, a stray quote or a shifted row: its values would land in the wrong fields.
+            yield (
+                number,
+                {
+                    "_structure": f"This row has {len(cells)} cells but the header has {width} "
+                    f"(separator {delimiter!r}): check the separator and quotes."
+                },
+            )
             continue
         yield number, column_map.record(cells)
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from contacts.models import Contact, Event, Order
 from contacts.services import normalise as n
@@ -31,6 +34,28 @@ def _identifier(value: Any) -> str | None:
         n.text_normalise(value=str(value if value is not None else "").strip().lstrip("'"), max_length=100)
         or None
     )
+
+
+FUTURE_TOLERANCE = timedelta(days=1)  # time zones and clocks that run a little ahead
+
+
+def _past(value: Any) -> datetime | None:
+    """A date that has happened: one in the future is a typo or swapped day and month."""
+    moment = n.datetime_normalise(value=value)
+    if moment is not None and moment > timezone.now() + FUTURE_TOLERANCE:
+        raise ValueError(f"{str(value).strip()!r} is in the future.")
+    return moment
+
+
+URL_RE = re.compile(r"^https?://[^\s/]+\S*$", re.IGNORECASE)
+
+
+def _url(value: Any) -> str | None:
+    """Shop links end up in emails: only absolute http(s) addresses."""
+    url = n.text_normalise(value=value, max_length=500)
+    if url and not URL_RE.match(url):
+        raise ValueError(f"{url[:60]!r} is not a web address (expected https://...).")
+    return url or None
 
 
 def _choice(choices: dict[str, str], what: str) -> Callable[[Any], str | None]:
@@ -76,13 +101,13 @@ FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "locale": _text(16),
         "country": lambda v: n.country_normalise(value=v) or None,
         "timezone": lambda v: n.timezone_normalise(value=v) or None,
-        "signed_up_at": lambda v: n.datetime_normalise(value=v),
+        "signed_up_at": _past,
         "email_consent": lambda v: n.boolean_normalise(value=v),
         "sms_consent": lambda v: n.boolean_normalise(value=v),
         "push_consent": lambda v: n.boolean_normalise(value=v),
         "status": _choice(CONTACT_STATUSES, "status"),
         "tags": lambda v: n.tags_normalise(value=v) or None,
-        "last_activity_at": lambda v: n.datetime_normalise(value=v),
+        "last_activity_at": _past,
     },
     "products": {
         "sku": _text(100),
@@ -90,8 +115,8 @@ FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "category": _text(100),
         "brand": _text(100),
         "price": lambda v: n.amount_normalise(value=v),
-        "url": _text(500),
-        "image_url": _text(500),
+        "url": _url,
+        "image_url": _url,
     },
     "orders": {
         "order_id": _identifier,
@@ -99,9 +124,9 @@ FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "email": lambda v: n.email_normalise(value=v),
         "first_name": _text(100),
         "last_name": _text(100),
-        "placed_at": lambda v: n.datetime_normalise(value=v),
+        "placed_at": _past,
         "status": _choice(ORDER_STATUSES, "order status"),
-        "cancelled_at": lambda v: n.datetime_normalise(value=v),
+        "cancelled_at": _past,
         "fulfillment_status": _text(50),
         "currency": lambda v: n.text_normalise(value=v, max_length=3).upper() or None,
         "total": lambda v: n.amount_normalise(value=v),
@@ -116,7 +141,7 @@ FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "customer_id": _identifier,
         "email": lambda v: n.email_normalise(value=v),
         "kind": _choice(EVENT_KINDS, "event kind"),
-        "occurred_at": lambda v: n.datetime_normalise(value=v),
+        "occurred_at": _past,
         "message_id": lambda v: n.integer_normalise(value=v, maximum=n.BIGINT_MAX),
         "properties": lambda v: n.json_object_normalise(value=v),
     },
@@ -136,7 +161,8 @@ ROW_REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "orders": [("order_id",)],
     "events": [("kind",), ("customer_id", "email")],
 }
-ORDER_REQUIRED = [("placed_at",), ("customer_id", "email")]
+CUSTOMER = ("customer_id", "email")
+ORDER_REQUIRED = [("placed_at",), CUSTOMER]
 ATTRIBUTE_MAX_LENGTH = 10_000
 NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 
@@ -159,6 +185,8 @@ def row_clean(
     """Clean one row of canonical raw values. `columns` names each field's source column."""
     cleaned: dict[str, Any] = {"_row": row}
     errors: list[RowError] = []
+    if raw.get("_structure"):
+        return cleaned, [RowError(row, "", raw["_structure"])]
     fields = FIELDS[kind]
     for name, value in raw.items():
         if name == "attributes":
@@ -195,7 +223,18 @@ def order_finish(*, order: dict[str, Any], columns: dict[str, str]) -> list[RowE
     errors = []
     row = order.get("_row", 0)
     for alternatives in ORDER_REQUIRED:
-        if all(order.get(a) in (None, "") for a in alternatives):
+        if alternatives == CUSTOMER and all(order.get(a) in (None, "") for a in alternatives):
+            given = [columns[a] for a in alternatives if a in columns] or list(alternatives)
+            errors.append(
+                RowError(
+                    row,
+                    given[0],
+                    f"Order {order.get('order_id', '')} has no customer: {' or '.join(given)} is required. "
+                    "Orders without one (e.g. point-of-sale sales in a Shopify export) cannot be linked "
+                    "to a contact: fill in the email or remove the order's rows.",
+                )
+            )
+        elif all(order.get(a) in (None, "") for a in alternatives):
             label = " or ".join(columns.get(a, a) for a in alternatives)
             errors.append(
                 RowError(

@@ -59,3 +59,77 @@ def test_event_message_id_out_of_range_is_a_row_error():
     )
     assert _errors(result) == {(0, "message_id")}
     assert Event.objects.count() == 0
+
+
+def test_orders_rows_with_conflicting_customers_or_totals_are_row_errors():
+    text = (
+        "order_id,customer_id,email,placed_at,sku,unit_price,total\n"
+        "O1,C1,a@x.com,2024-01-01,S1,3,10\n"
+        "O1,C2,b@x.com,2024-01-01,S2,4,10\n"
+        "O2,C3,c@x.com,2024-01-01,S1,3,10\n"
+        "O2,,,,S2,4,20\n"
+        "O3,C4,d@x.com,2024-01-01,S1,3,\n"
+        "O3,,,,S2,4,\n"
+    )
+    result = csv_import(kind="orders", data=text.encode())
+    assert _errors(result) == {(3, "customer_id"), (3, "email"), (5, "total")}
+    assert "O1" in result.errors[0]["message"] and "row 2" in result.errors[0]["message"]
+    assert (Order.objects.count(), Contact.objects.count()) == (0, 0)
+
+
+def test_a_row_split_by_another_delimiter_than_the_header_is_a_row_error():
+    result = csv_import(kind="contacts", data=b"external_id;email\nA1;a@x.com\nA2,b@x.com\n")
+    assert _errors(result) == {(3, "")}
+    assert "1 cells" in result.errors[0]["message"]
+    assert Contact.objects.count() == 0
+
+
+def test_trailing_empty_cells_and_unknown_columns_are_fine():
+    result = csv_import(
+        kind="contacts", data=b"external_id,email,shoe_size\nA1,a@x.com,42,,\nA2,b@x.com,41\n"
+    )
+    assert result.ok, result.errors
+    assert Contact.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "column"),
+    [
+        ("contacts", "external_id,email,signed_up_at\nA1,a@x.com,2999-01-01\n", "signed_up_at"),
+        ("orders", "order_id,email,placed_at,total\nO1,a@x.com,2999-01-01,5\n", "placed_at"),
+        ("events", "kind,email,occurred_at\nsite_visit,a@x.com,2999-01-01\n", "occurred_at"),
+    ],
+)
+def test_dates_in_the_future_are_row_errors(kind, text, column):
+    result = csv_import(kind=kind, data=text.encode())
+    assert _errors(result) == {(2, column)}
+    assert "future" in result.errors[0]["message"]
+    assert Contact.objects.count() == 0
+
+
+def test_product_urls_must_be_http():
+    result = csv_import(
+        kind="products",
+        data=b"sku,name,url,image_url\nS1,Hat,javascript:alert(1),https://x.example/i.png\nS2,Cap,https://x.example/c,data:x\n",
+    )
+    assert _errors(result) == {(2, "url"), (3, "image_url")}
+
+
+def test_shopify_order_without_email_names_the_order_and_what_to_do():
+    text = (
+        "Name,Email,Financial Status,Created at,Total,"
+        "Lineitem name,Lineitem quantity,Lineitem price,Lineitem sku\n"
+        "#1001,,paid,2024-01-01 10:00:00 +0100,10,Hat,1,10,H1\n"
+        "#1002,b@x.com,paid,2024-01-01 10:00:00 +0100,10,Hat,1,10,H1\n"
+    )
+    result = csv_import(kind="orders", data=text.encode())
+    assert result.errors == [
+        {
+            "row": 2,
+            "column": "Email",
+            "message": "Order #1001 has no customer: Email is required. Orders without one (e.g. "
+            "point-of-sale sales in a Shopify export) cannot be linked to a contact: fill in the "
+            "email or remove the order's rows.",
+        }
+    ]
+    assert Order.objects.count() == 0

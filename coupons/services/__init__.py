@@ -6,7 +6,7 @@ The contract other apps rely on (docs/ARCHITECTURE.md):
     coupon_redemptions_record(*, order_ids) -> int
 """
 
-from coupons.services.assignment import AssignResult, coupon_assign, coupons_assign_bulk
+from coupons.services.assignment import AssignmentBusy, AssignResult, coupon_assign, coupons_assign_bulk
 from coupons.services.codes import (
     ALPHABET,
     ImportReport,
@@ -19,6 +19,7 @@ from coupons.services.redemption import coupon_redemptions_record
 __all__ = [
     "ALPHABET",
     "AssignResult",
+    "AssignmentBusy",
     "ImportReport",
     "coupon_assign",
     "coupon_redemptions_record",

@@ -9,12 +9,15 @@ How it stays correct with many workers at once:
   write transaction is serialised (IMMEDIATE mode), and the same conditional UPDATE + re-check applies;
 - if another worker assigned the same contact meanwhile, the unique constraint raises; the batch is
   rolled back to its savepoint, the winner's code is read back and returned (idempotent).
-An exhausted pool is a result (`None` / `exhausted=True`), never an exception.
+An exhausted pool is a result (`None` / `exhausted=True`), never an exception. The one exception is
+SQLite staying locked by another writer past the busy timeout and a few retries: `AssignmentBusy`
+(an OperationalError saying so), never a silent "exhausted".
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -29,6 +32,16 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 MAX_CLAIM_ATTEMPTS = 10
+# SQLite: waits after "database is locked" (beyond the connection's busy timeout) before giving up.
+LOCKED_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
+
+
+class AssignmentBusy(OperationalError):
+    """SQLite stayed locked by another writer; the contacts of the current batch got no code yet.
+
+    Not "exhausted": the caller should retry later (an OperationalError, so task retry rules for
+    database errors apply). Contacts served before the lock keep their codes; asking again returns them.
+    """
 
 
 @dataclass(frozen=True)
@@ -81,7 +94,13 @@ def _assign(*, pool: CouponPool, contact_ids: list[int]) -> tuple[dict[int, Coup
         result.update(chunk_result)
         created |= chunk_created
     if created or any(coupon is None for coupon in result.values()):
-        pool_stock_check(pool=pool)
+        try:
+            pool_stock_check(pool=pool)
+        except OperationalError as exc:
+            if not _is_locked(exc):
+                raise
+            # The alert is a side effect: the periodic stock check sends it if this one could not.
+            logger.warning("Pool %s: stock check skipped, the database is locked", pool.pk)
     return result, created
 
 
@@ -96,6 +115,7 @@ def _assign_chunk(pool: CouponPool, ids: list[int]) -> tuple[dict[int, Coupon | 
     if missing:
         known = set(Contact.objects.filter(pk__in=missing).values_list("pk", flat=True))
         missing = [i for i in missing if i in known]
+    locked_waits = iter(LOCKED_RETRY_DELAYS)
     for _attempt in range(MAX_CLAIM_ATTEMPTS):
         if not missing:
             break
@@ -106,6 +126,15 @@ def _assign_chunk(pool: CouponPool, ids: list[int]) -> tuple[dict[int, Coupon | 
             with transaction.atomic():
                 claimed, had_candidates = _claim(rules, missing)
         except (IntegrityError, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and _is_locked(exc):
+                delay = next(locked_waits, None)
+                if delay is None or connection.in_atomic_block:  # waiting inside a transaction is futile
+                    raise AssignmentBusy(
+                        f"Coupon pool {pool.pk}: the database stayed locked by another writer; "
+                        f"{len(missing)} contacts got no code yet. Retry later."
+                    ) from exc
+                time.sleep(delay)
+                continue
             if isinstance(exc, OperationalError) and not _is_retryable(exc):
                 raise
             # A concurrent worker assigned one of these contacts: take its code, retry the rest.
@@ -127,6 +156,11 @@ def _assign_chunk(pool: CouponPool, ids: list[int]) -> tuple[dict[int, Coupon | 
             found.update(_existing(pool, missing))
             logger.warning("Pool %s: %d contacts left without a code after retries", pool.pk, len(missing))
     return {i: found.get(i) for i in ids}, created
+
+
+def _is_locked(exc: OperationalError) -> bool:
+    """SQLite's "database is locked": another connection held the write lock past the busy timeout."""
+    return connection.vendor == "sqlite" and "locked" in str(exc)
 
 
 def _is_retryable(exc: OperationalError) -> bool:

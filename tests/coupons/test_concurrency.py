@@ -76,3 +76,134 @@ def test_many_processes_never_give_one_code_twice_or_two_codes_to_one_contact(tm
         # Each process saw the same outcome: the contact's one code, or "exhausted" (None).
         assert report == {cid: truth.get(cid) for cid in ids}
     assert sum(1 for cid in ids if cid not in truth) == CONTACTS - CODES
+
+
+def _assign_in_threads(pool_id: int, orders: list[list[int]], *, outer_transaction: bool):
+    """Each thread assigns its contacts (own connection), all starting at once."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from coupons.models import CouponPool
+    from coupons.services import coupons_assign_bulk
+
+    barrier = threading.Barrier(len(orders))
+    results: list = [None] * len(orders)
+
+    def run(n: int) -> None:
+        try:
+            pool = CouponPool.objects.get(pk=pool_id)
+            barrier.wait(timeout=10)
+            if outer_transaction:  # the journeys engine assigns inside its batch transaction
+                with transaction.atomic():
+                    got = coupons_assign_bulk(pool=pool, contact_ids=orders[n])
+            else:
+                got = coupons_assign_bulk(pool=pool, contact_ids=orders[n])
+            results[n] = {cid: c.code if c else None for cid, c in got.items()}
+        except Exception as exc:  # reported by the test
+            results[n] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(orders))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+@pytest.mark.parametrize("outer_transaction", [False, True])
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_bulk_assignments_for_overlapping_contacts(outer_transaction):
+    pool = make_pool(codes=150)
+    ids = make_contacts(200)
+    orders = []
+    for n in range(3):
+        order = ids[n * 25 : n * 25 + 150]  # overlapping windows
+        random.Random(n).shuffle(order)
+        orders.append(order)
+    results = _assign_in_threads(pool.pk, orders, outer_transaction=outer_transaction)
+    errors = [r for r in results if not isinstance(r, dict)]
+    assert not errors, errors
+    assigned = dict(Coupon.objects.filter(pool=pool, contact__isnull=False).values_list("contact_id", "code"))
+    assert len(assigned) == 150 and len(set(assigned.values())) == 150
+    for order, result in zip(orders, results, strict=True):
+        assert result == {cid: assigned.get(cid) for cid in order}
+
+
+def _hold_write_lock(seconds: float, started) -> None:
+    """Another writer keeps the SQLite database locked for `seconds` (a long import, say)."""
+    import time
+
+    from django.db import connection, transaction
+
+    from contacts.models import Contact
+
+    try:
+        with transaction.atomic():
+            Contact.objects.create(email="lock-holder@example.com")
+            started.set()
+            time.sleep(seconds)
+    finally:
+        connection.close()
+
+
+def _assign_with_short_busy_timeout(pool, contact_ids):
+    from django.db import connection
+
+    from coupons.services import coupons_assign_bulk
+
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout=100")
+    return coupons_assign_bulk(pool=pool, contact_ids=contact_ids)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_lock_held_briefly_by_another_writer_is_waited_out(monkeypatch):
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite locking")
+    from coupons.services import assignment
+
+    monkeypatch.setattr(assignment, "LOCKED_RETRY_DELAYS", (0.2, 0.4, 0.8, 1.6))
+    pool = make_pool(codes=3)
+    ids = make_contacts(2)
+    started = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(0.8, started))
+    holder.start()
+    started.wait(5)
+    try:
+        result = _assign_with_short_busy_timeout(pool, ids)
+    finally:
+        holder.join()
+    assert all(result.values()) and len({c.code for c in result.values()}) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_lock_that_outlasts_the_retries_is_a_clear_retryable_error(monkeypatch):
+    import threading
+
+    from django.db import OperationalError, connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite locking")
+    from coupons.services import AssignmentBusy, assignment
+
+    monkeypatch.setattr(assignment, "LOCKED_RETRY_DELAYS", (0.05, 0.05))
+    pool = make_pool(codes=3)
+    ids = make_contacts(2)
+    started = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(1.5, started))
+    holder.start()
+    started.wait(5)
+    try:
+        with pytest.raises(AssignmentBusy, match="locked") as caught:
+            _assign_with_short_busy_timeout(pool, ids)
+    finally:
+        holder.join()
+    assert isinstance(caught.value, OperationalError)  # callers that retry on OperationalError still do
+    assert not Coupon.objects.filter(assigned_at__isnull=False).exists()

@@ -401,26 +401,8 @@ def _deliver(message_ids: list[int], mode: str) -> None:
             messages_deliver(message_ids=message_ids)
         else:
             messages_deliver_later(message_ids=message_ids)
-    except Exception:  # the messages stay queued; stale_messages_requeue picks them up
+    except Exception:  # the messages stay queued; messaging's redeliver_stale hands them over again
         logger.exception("Delivering %d journey messages failed", len(message_ids))
-
-
-def stale_messages_requeue(*, now: datetime, older_than: timedelta | None = None) -> list[int]:
-    """Journey messages still queued long after their batch committed (the worker died before it
-    handed them to delivery). Redelivering is harmless: delivery claims only queued rows."""
-    from messaging.models import Message
-    from winback.env import env_int
-
-    if older_than is None:
-        older_than = timedelta(seconds=env_int("JOURNEYS_STALE_MESSAGE_SECONDS", 120, minimum=1))
-
-    return list(
-        Message.objects.filter(
-            status=Message.Status.QUEUED, created_at__lt=now - older_than, journey_id__isnull=False
-        )
-        .order_by("created_at")
-        .values_list("id", flat=True)[:5000]
-    )
 
 
 def journeys_tick(
@@ -436,7 +418,6 @@ def journeys_tick(
     started = time.monotonic()
     graphs = _GraphCache()
     token = uuid.uuid4().hex
-    _deliver(stale_messages_requeue(now=now or timezone.now()), deliver)
     while max_batches is None or report.batches < max_batches:
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             break

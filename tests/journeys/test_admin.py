@@ -127,3 +127,13 @@ def test_contact_page_shows_the_contacts_journeys(admin_client, journey):
     assert response.status_code == 200
     text = response.content.decode()
     assert "Admin" in text and f"/admin/journeys/enrollment/{enrollment.pk}/explain/" in text
+
+
+def test_explain_page_query_budget(admin_client, journey, django_assert_max_num_queries):
+    contacts_make(1)
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="", max_seconds=None)
+    enrollment = Enrollment.objects.get()
+    with django_assert_max_num_queries(8):
+        response = admin_client.get(f"/admin/journeys/enrollment/{enrollment.pk}/explain/")
+    assert response.status_code == 200

@@ -55,7 +55,6 @@ class Worker:
             "MESSAGING_EMAIL_RATE_PER_SECOND": "0",
             "JOURNEYS_TICK_SECONDS": "1",
             "JOURNEYS_CLAIM_LEASE_SECONDS": "3",
-            "JOURNEYS_STALE_MESSAGE_SECONDS": "3",
             "SECURE_SSL_REDIRECT": "false",
         }
         self.log = Path(settings.VAR_DIR) / "worker.log"

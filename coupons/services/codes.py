@@ -201,6 +201,8 @@ def coupons_import_csv(*, pool: CouponPool, file: IO, max_errors: int = 200) -> 
         report.errors.append({"row": None, "column": "", "message": "The file is not UTF-8 text."})
     except csv.Error as exc:
         report.errors.append({"row": reader.line_num, "column": "", "message": f"Unreadable CSV: {exc}"})
+    if not report.errors and not report.rows:
+        report.errors.append({"row": None, "column": "", "message": "The file contains no codes."})
     if report.errors:
         return report
 

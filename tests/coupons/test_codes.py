@@ -137,3 +137,59 @@ def test_assigned_export_is_formula_injection_safe():
     assert rows[1][3] == "'=HYPERLINK(1)" and rows[1][4] == "'+x@example.com"
     unassigned = list(csv.reader(io.StringIO(_export(pool, assigned=False))))
     assert len(unassigned) == 2 and unassigned[1][0] != rows[1][0]
+
+
+@pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf", b"code\n", b"code\n\n  \n", b"\n\n"])
+def test_import_of_a_file_without_codes_is_an_error(content):
+    report = coupons_import_csv(pool=make_pool(), file=io.BytesIO(content))
+    assert not report.ok and report.created == 0
+    assert "no codes" in report.errors[0]["message"]
+
+
+def test_import_of_a_huge_cell_or_binary_file_is_a_row_error_not_a_crash():
+    pool = make_pool()
+    report = coupons_import_csv(pool=pool, file=_csv("code\nGOOD-1\n" + "A" * 200_000 + "\n"))
+    assert not report.ok and report.errors[0]["row"] == 3
+    assert len(report.errors[0].get("value", "")) <= 80
+    report = coupons_import_csv(pool=pool, file=io.BytesIO(b"code\nGOOD-1\nBAD\x00CODE\n"))
+    assert not report.ok
+    report = coupons_import_csv(pool=pool, file=io.BytesIO("code\nGÜT-1\n".encode("latin-1")))
+    assert not report.ok and "UTF-8" in report.errors[0]["message"]
+    assert not Coupon.objects.exists()
+
+
+def test_import_refuses_formula_looking_codes_and_reports_them_escaped(admin_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    pool = make_pool()
+    file = 'code\n=HYPERLINK("http://x")\n+1\n-2\n@SUM(A1)\n<script>alert(1)</script>\n'
+    report = coupons_import_csv(pool=pool, file=_csv(file))
+    assert [e["row"] for e in report.errors] == [2, 3, 4, 5, 6]
+    url = reverse("admin:coupons_couponpool_import", args=[pool.pk])
+    response = admin_client.post(url, {"file": SimpleUploadedFile("c.csv", file.encode())})
+    page = response.content.decode()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert not Coupon.objects.exists()
+
+
+def test_import_duplicates_differing_only_in_case_or_spaces_from_the_file_and_database():
+    pool = make_pool()
+    Coupon.objects.create(pool=pool, code="HAVE-1")
+    report = coupons_import_csv(pool=pool, file=_csv("code\n have-1 \nnew-1\n NEW-1\nNew-1 \n"))
+    assert report.ok and report.created == 1
+    assert [d["row"] for d in report.duplicates] == [4, 5, 2]
+    assert sorted(Coupon.objects.values_list("code", flat=True)) == ["HAVE-1", "NEW-1"]
+
+
+def test_export_escapes_every_formula_start_and_keeps_cells_intact():
+    pool = make_pool()
+    [contact_id] = make_contacts(1)
+    from contacts.models import Contact
+
+    Contact.objects.filter(pk=contact_id).update(external_id='-1+2,"\n@x', email="\tx@example.com")
+    Coupon.objects.create(pool=pool, code="=LEGACY")  # older data that bypassed the import rules
+    coupons_assign_bulk(pool=pool, contact_ids=[contact_id])
+    rows = list(csv.reader(io.StringIO(_export(pool, assigned=True))))
+    assert rows[1][0] == "'=LEGACY"
+    assert rows[1][3] == "'-1+2,\"\n@x" and rows[1][4] == "'\tx@example.com"

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from contacts.importing import reader
-from contacts.importing.schema import FIELDS, order_finish, order_line_add, row_clean
+from contacts.importing.schema import FIELDS, json_type_errors, order_finish, order_line_add, row_clean
 from contacts.models import Contact
 from contacts.services.contacts import contacts_upsert
 from contacts.services.orders import events_record, orders_upsert, products_upsert
@@ -22,6 +22,7 @@ from contacts.services.results import RowError, RowErrors, UpsertResult
 
 BATCH_SIZE = 5000
 MAX_AMOUNT = Decimal("1e10")  # Order.total is DECIMAL(12, 2)
+WRITE_ATTEMPTS = 3  # a write that collides with a concurrent one (unique key) is run again
 MAX_ERRORS = 1000  # reported; counting goes on
 CACHE_ROWS = 250_000  # cleaned rows kept between validation and writing (bigger files are read twice)
 
@@ -116,6 +117,14 @@ def records_import(
         if unknown:
             result.error_add([RowError(index, name, "Unknown field.") for name in unknown])
             continue
+        wrong_types = json_type_errors(record=record, row=index)
+        if kind == "orders" and isinstance(record.get("lines"), list):
+            for line in record["lines"]:
+                if isinstance(line, dict):
+                    wrong_types += json_type_errors(record=line, row=index)
+        if wrong_types:
+            result.error_add(wrong_types)
+            continue
         if kind == "contacts" and "attributes" in record and not isinstance(record["attributes"], dict):
             result.error_add([RowError(index, "attributes", "Expected an object.")])
             continue
@@ -202,24 +211,40 @@ def _run(
         for number, raw in records():
             yield row_clean(kind=kind, raw=raw, row=number, columns=names)[0]
 
-    try:
-        with transaction.atomic():
-            _write(
-                kind=kind,
-                rows=cleaned_rows(),
-                contiguous=contiguous,
-                result=result,
-                progress=progress,
-                source=source,
-                names=names,
-            )
-            if result.dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
-    except RowErrors as exc:
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
         result.created = result.updated = 0
-        result.error_add(exc.errors)
+        try:
+            with transaction.atomic():
+                _write(
+                    kind=kind,
+                    rows=cleaned_rows(),
+                    contiguous=contiguous,
+                    result=result,
+                    progress=progress,
+                    source=source,
+                    names=names,
+                )
+                if result.dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        except RowErrors as exc:
+            result.created = result.updated = 0
+            result.error_add(exc.errors)
+        except IntegrityError:
+            # Another request or import created the same contact (or product) between our read
+            # and our insert. Its row is committed now: running again updates it instead.
+            if attempt < WRITE_ATTEMPTS:
+                continue
+            result.created = result.updated = 0
+            result.error_add(
+                [
+                    RowError(
+                        0, "", "Other imports kept changing the same rows at the same time: send it again."
+                    )
+                ]
+            )
+        break
     return result
 
 

@@ -147,6 +147,45 @@ FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
     },
 }
 
+# JSON API: the types each field accepts (None always means "not given"); anything else is a row error.
+TEXT, NUMBER = (str,), (str, int, float)
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "external_id": (str, int),
+    "customer_id": (str, int),
+    "order_id": (str, int),
+    "phone": (str, int),
+    "email_consent": (bool, str, int),
+    "sms_consent": (bool, str, int),
+    "push_consent": (bool, str, int),
+    "tags": (list, str),
+    "total": NUMBER,
+    "unit_price": NUMBER,
+    "price": NUMBER,
+    "quantity": (int, str),
+    "message_id": (int, str),
+    "properties": (dict,),
+}
+TYPE_NAMES = {str: "text", int: "a whole number", float: "a number", bool: "true/false", list: "a list",
+              dict: "an object"}  # fmt: skip
+
+
+def json_type_errors(*, record: dict[str, Any], row: int) -> list[RowError]:
+    """Fields whose JSON type does not fit (e.g. an object where text belongs)."""
+    errors = []
+    for name, value in record.items():
+        if value is None or name in ("lines", "attributes"):
+            continue
+        allowed = JSON_TYPES.get(name, TEXT)
+        fits = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+        if fits and isinstance(value, list):
+            fits = all(isinstance(item, str) for item in value)
+        if not fits:
+            expected = " or ".join(TYPE_NAMES[t] for t in allowed)
+            what = "a list of texts" if name == "tags" else expected
+            errors.append(RowError(row, name, f"Expected {what}, got {type(value).__name__}."))
+    return errors
+
+
 # Each entry: alternatives, one of which must be a column (and, per row, have a value).
 REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "contacts": [("external_id", "email")],

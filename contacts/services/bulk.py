@@ -144,7 +144,11 @@ def _pg_copy_write(
     table and then one INSERT ... SELECT ... ON CONFLICT)."""
     quote = connection.ops.quote_name
     column_list = ", ".join(quote(c) for c in columns)
-    with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
+    with (
+        transaction.atomic(using=connection.alias, savepoint=False),
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,  # COPY runs on the driver's cursor: raise Django's IntegrityError
+    ):
         target = quote(table)
         if conflict_sql:
             target = quote(f"_winback_upsert_{table}")

@@ -1,8 +1,13 @@
 import json
+import threading
+import time
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
+from contacts.importing import records_import
 from contacts.models import ApiToken, Contact, Event, Order
 from contacts.services.tokens import apitoken_authenticate, apitoken_create
 
@@ -168,3 +173,111 @@ def test_api_is_csrf_exempt(token):
 
     client = Client(enforce_csrf_checks=True)
     assert post(client, "/api/contacts/", {"email": "a@example.com"}, token).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "payload", "column"),
+    [
+        ("/api/contacts/", {"email": "a@example.com", "first_name": {"a": 1}}, "first_name"),
+        ("/api/contacts/", {"email": "a@example.com", "external_id": True}, "external_id"),
+        ("/api/contacts/", {"email": "a@example.com", "tags": [1, {"x": 1}]}, "tags"),
+        ("/api/contacts/", {"email": "a@example.com", "signed_up_at": 1700000000}, "signed_up_at"),
+        ("/api/contacts/", {"email": "a@example.com", "email_consent": [True]}, "email_consent"),
+        (
+            "/api/orders/",
+            {"order_id": {"a": 1}, "email": "a@example.com", "placed_at": "2024-01-01", "total": 1},
+            "order_id",
+        ),  # fmt: skip
+        (
+            "/api/orders/",
+            {"order_id": "O-1", "email": "a@example.com", "placed_at": "2024-01-01", "total": [1]},
+            "total",
+        ),  # fmt: skip
+        (
+            "/api/orders/",
+            {
+                "order_id": "O-1",
+                "email": "a@example.com",
+                "placed_at": "2024-01-01",
+                "lines": [{"sku": ["S"], "unit_price": 1}],
+            },
+            "sku",
+        ),  # fmt: skip
+        (
+            "/api/events/",
+            {"email": "a@example.com", "kind": "custom", "properties": "not an object"},
+            "properties",
+        ),
+        ("/api/events/", {"email": "a@example.com", "kind": "custom", "message_id": "1" * 30}, "message_id"),
+    ],
+)
+def test_fields_of_the_wrong_json_type_are_row_errors(client, token, url, payload, column):
+    response = post(client, url, [{"email": "fine@example.com", "kind": "custom"} if "events" in url else
+                                  {"email": "fine@example.com"} if "contacts" in url else
+                                  {"order_id": "O-0", "email": "fine@example.com", "placed_at": "2024-01-01",
+                                   "total": 1}, payload], token)  # fmt: skip
+    assert response.status_code == 400, response.content
+    assert [(e["row"], e["column"]) for e in response.json()["errors"]] == [(1, column)]
+    assert (Contact.objects.count(), Order.objects.count(), Event.objects.count()) == (0, 0, 0)
+
+
+def test_batch_above_the_maximum_is_refused_with_413(client, token, monkeypatch):
+    monkeypatch.setattr("contacts.api.MAX_ITEMS", 3)
+    response = post(client, "/api/contacts/", [{"email": f"p{i}@example.com"} for i in range(4)], token)
+    assert response.status_code == 413
+    assert "At most 3 objects" in response.json()["error"]
+    assert Contact.objects.count() == 0
+
+
+def test_inactive_token_is_refused(client):
+    token, raw = apitoken_create(name="Old shop")
+    ApiToken.objects.filter(pk=token.pk).update(is_active=False)
+    assert post(client, "/api/contacts/", {"email": "a@example.com"}, raw).status_code == 401
+    assert Contact.objects.count() == 0
+
+
+def test_token_use_is_written_at_most_once_a_minute(client, token, django_assert_num_queries):
+    post(client, "/api/events/", {"email": "a@example.com", "kind": "custom"}, token)
+    stamped = ApiToken.objects.get().last_used_at
+    assert stamped is not None
+    with CaptureQueriesContext(connection) as queries:
+        post(client, "/api/events/", {"email": "a@example.com", "kind": "custom"}, token)
+    assert not [q for q in queries if "UPDATE" in q["sql"] and "apitoken" in q["sql"]]
+    assert ApiToken.objects.get().last_used_at == stamped
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_creating_the_same_contact_at_once_both_succeed():
+    """The second request's insert collides with the first one's (committed meanwhile): retried."""
+    from django.test import Client
+
+    raw = apitoken_create(name="Shop")[1]
+    first_wrote, outcome = threading.Event(), {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                records_import(kind="contacts", records=[{"external_id": "R-1", "email": "r@example.com"}])
+                first_wrote.set()
+                time.sleep(0.5)  # the second request reads and inserts meanwhile
+        finally:
+            first_wrote.set()
+            connection.close()
+
+    def second() -> None:
+        first_wrote.wait(5)
+        try:
+            payload = {"external_id": "R-1", "email": "r@example.com", "first_name": "Second"}
+            outcome["response"] = post(Client(raise_request_exception=False), "/api/contacts/", payload, raw)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    response = outcome["response"]
+    assert response.status_code == 200, response.content
+    assert response.json() == {"received": 1, "created": 0, "updated": 1}
+    assert list(Contact.objects.values_list("external_id", "first_name")) == [("R-1", "Second")]

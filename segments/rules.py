@@ -410,6 +410,23 @@ def _purchases(ctx: _Context, cond: dict, prefix: str = "") -> Q:
     return ~Q(**{f"{prefix}status__in": Order.NOT_PURCHASES}) & _in_period(f"{prefix}placed_at", start, end)
 
 
+def _buyers_having(ctx: _Context, cond: dict, aggregate, op: str, value) -> Q:
+    """Contacts whose purchases (in the period) have aggregate `op` value: ONE grouped subquery joined as a
+    semi-join (id IN (... GROUP BY contact HAVING ...)), read once instead of once per contact."""
+    from contacts.models import Order
+
+    lookup = {"eq": "exact", "gt": "gt", "gte": "gte"}[op]
+    having = (
+        Order.objects.filter(_purchases(ctx, cond))
+        .order_by()
+        .values("contact_id")
+        .annotate(measure=aggregate)
+        .filter(**{f"measure__{lookup}": value})
+        .values("contact_id")
+    )
+    return Q(pk__in=Subquery(having))
+
+
 def _compile_purchase_count(cond: dict, ctx: _Context) -> Q:
     from contacts.models import Order
 
@@ -419,6 +436,11 @@ def _compile_purchase_count(cond: dict, ctx: _Context) -> Q:
         return Q(Exists(orders))
     if (op, value) in (("eq", 0), ("lt", 1), ("lte", 0)):
         return ~Q(Exists(orders))
+    if op == "gte" and value == 0:
+        return Q()
+    if op in ("gt", "gte", "eq"):  # value >= 1: only buyers qualify
+        return _buyers_having(ctx, cond, Count("pk"), op, value)
+    # lt, lte, ne: contacts without purchases qualify too; a correlated count stays linear.
     counted = orders.order_by().values("contact_id").annotate(n=Count("pk")).values("n")
     return _compare(Coalesce(Subquery(counted), Value(0)), op, value)
 
@@ -433,6 +455,8 @@ def _compile_purchase_amount(cond: dict, ctx: _Context) -> Q:
         value = Decimal(str(_number(cond.get("value"))))
     except InvalidOperation:
         raise _Invalid(f"expected an amount, got {cond.get('value')!r}") from None
+    if (op == "gt" and value >= 0) or (op in ("gte", "eq") and value > 0):  # only buyers qualify
+        return _buyers_having(ctx, cond, Sum("total"), op, value)
     orders = Order.objects.filter(_purchases(ctx, cond), contact_id=OuterRef("pk"))
     summed = orders.order_by().values("contact_id").annotate(s=Sum("total")).values("s")
     money = DecimalField(max_digits=14, decimal_places=2)

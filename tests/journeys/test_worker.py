@@ -165,7 +165,7 @@ def test_entry_wait_condition_coupon_email_pause_and_unsubscribe(worker, sink, t
             "bought": ("has_purchased", {"more_than": 0, "days": 1}),
             "coupon": ("assign_coupon", {"pool_id": pool.pk}),
             "email": ("send_email", {"template_id": template.pk}),
-            "wait2": ("wait", {"seconds": 2}),
+            "wait2": ("wait", {"seconds": 4}),
             "again": ("send_email", {"template_id": template.pk}),
         },
         [

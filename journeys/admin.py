@@ -29,7 +29,7 @@ from journeys.models import (
     SurveyQuestion,
 )
 from journeys.selectors import enrollment_explain, journey_report
-from journeys.services import journey_archive, journey_pause, journey_publish, journey_resume
+from journeys.services import journey_archive, journey_delete, journey_pause, journey_publish, journey_resume
 from journeys.steps import KIND_CHOICES, registry
 
 CAPPED_COUNT = 10_000
@@ -187,6 +187,13 @@ class JourneyAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{journey}: {'; '.join(exc.messages)}", messages.ERROR)
             else:
                 self.message_user(request, f"{journey}: {verb}.", messages.SUCCESS)
+
+    def delete_model(self, request, obj):
+        journey_delete(journey=obj)
+
+    def delete_queryset(self, request, queryset):
+        for journey in queryset:
+            journey_delete(journey=journey)
 
     @admin.action(description="Publish the draft as a new version (and activate)")
     def publish(self, request, queryset):

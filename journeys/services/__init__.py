@@ -5,6 +5,7 @@ from journeys.services.engine import TickReport, enrollments_claim, journeys_tic
 from journeys.services.entry import holdout_bucket, journey_enter
 from journeys.services.lifecycle import (
     journey_archive,
+    journey_delete,
     journey_graph_validate,
     journey_migrate,
     journey_pause,
@@ -19,6 +20,7 @@ __all__ = [
     "enrollments_claim",
     "holdout_bucket",
     "journey_archive",
+    "journey_delete",
     "journey_enter",
     "journey_graph_validate",
     "journey_migrate",

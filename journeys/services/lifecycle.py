@@ -169,6 +169,16 @@ def journey_archive(*, journey: Journey, now: datetime | None = None) -> int:
 
 
 @transaction.atomic
+def journey_delete(*, journey: Journey) -> None:
+    """Delete a journey with its versions, enrollments and history, and its entry schedule."""
+    from django_celery_beat.models import PeriodicTask, PeriodicTasks
+
+    PeriodicTask.objects.filter(name=_task_name(journey)).delete()
+    PeriodicTasks.update_changed()
+    journey.delete()
+
+
+@transaction.atomic
 def journey_migrate(
     *,
     from_version: JourneyVersion,

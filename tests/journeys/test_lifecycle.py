@@ -130,3 +130,11 @@ def test_archive_exits_contacts_in_flight(journey):
     assert set(Enrollment.objects.values_list("state", "exit_reason")) == {("exited", "journey archived")}
     with pytest.raises(ValidationError):
         journey_resume(journey=journey)
+
+
+def test_deleting_a_journey_removes_its_schedule(admin_client, journey):
+    assert PeriodicTask.objects.filter(name=f"journey:{journey.pk}:entry").exists()
+    response = admin_client.post(f"/admin/journeys/journey/{journey.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Journey.objects.filter(pk=journey.pk).exists()
+    assert not PeriodicTask.objects.filter(name=f"journey:{journey.pk}:entry").exists()

@@ -137,6 +137,7 @@ def test_scoring_run_changelist_query_count(admin_client, django_assert_num_quer
     with django_assert_num_queries(5):
         response = admin_client.get(url)
     assert response.status_code == 200 and "Run scoring now" in response.content.decode()
+    assert 'data-testid="auto-refresh"' in response.content.decode()  # a run is in progress
 
 
 def test_contact_score_changelist_query_count(admin_client, django_assert_num_queries):

@@ -23,7 +23,7 @@ from django.utils.text import slugify
 
 from coupons import selectors, services
 from coupons.forms import GenerateCodesForm, ImportCodesForm
-from coupons.models import Coupon, CouponPool, PoolAlert
+from coupons.models import CodeImport, Coupon, CouponPool, PoolAlert
 
 # Above this many codes, generation runs in the background (Celery).
 GENERATE_INLINE_MAX = 100_000
@@ -142,6 +142,7 @@ class CouponPoolAdmin(admin.ModelAdmin):
                 reverse("admin:coupons_coupon_changelist") + f"?pool__id__exact={pool.pk}"
             )
             extra_context["recent_alerts"] = list(pool.alerts.all()[:5])
+            extra_context["recent_imports"] = list(pool.imports.all()[:5])
         return super().change_view(request, object_id, form_url, extra_context)
 
     # --- extra screens ----------------------------------------------------------------
@@ -218,6 +219,14 @@ class CouponPoolAdmin(admin.ModelAdmin):
         report = None
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
+            if services.code_import_runs_in_background(size=upload.size):
+                job = services.code_import_start(pool=pool, upload=upload, user=request.user)
+                self.message_user(
+                    request,
+                    f"Importing {upload.name} in the background: this page shows its progress.",
+                    messages.INFO,
+                )
+                return HttpResponseRedirect(reverse("admin:coupons_codeimport_change", args=[job.pk]))
             report = services.coupons_import_csv(pool=pool, file=io.BytesIO(upload.read()))
             if report.ok:
                 text = f"{report.created:,} codes imported into {pool}."
@@ -383,6 +392,40 @@ class PoolAlertAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CodeImport)
+class CodeImportAdmin(admin.ModelAdmin):
+    """Background code imports: started from a pool's Import codes screen, followed here."""
+
+    list_display = ["created_at", "pool", "original_name", "status", "phase", "rows", "created_codes"]
+    list_filter = ["status"]
+    list_select_related = ["pool"]
+    show_full_result_count = False
+    change_form_template = "admin/coupons/codeimport/change_form.html"
+    fields = [
+        "pool",
+        "original_name",
+        "status",
+        "phase",
+        "rows",
+        "created_codes",
+        "duplicate_codes",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("pool", "created_by")
+
+    def has_add_permission(self, request):
+        return False  # started from the pool's Import codes screen
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -159,3 +159,39 @@ class PoolAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pool}: {self.get_kind_display()} ({self.available} left)"
+
+
+class CodeImport(models.Model):
+    """A shop's CSV of codes imported into a pool by a background task (large admin uploads)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    pool = models.ForeignKey(CouponPool, on_delete=models.CASCADE, related_name="imports")
+    file = models.FileField(upload_to="coupon-imports/%Y/%m/", blank=True)
+    original_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    phase = models.CharField(max_length=16, blank=True, help_text="checking or writing, while running.")
+    rows = models.PositiveIntegerField(default=0, help_text="Rows read so far.")
+    created_codes = models.PositiveIntegerField(default=0)
+    duplicate_codes = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="Row errors: [{row, message, value}].")
+    duplicates = models.JSONField(default=list, blank=True, help_text="The first skipped duplicates.")
+    created_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["pool", "created_at"], name="codeimport_pool_time_idx")]
+
+    def __str__(self) -> str:
+        return f"Code import #{self.pk} into {self.pool_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

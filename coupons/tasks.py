@@ -17,3 +17,11 @@ def coupon_pools_stock_check() -> int:
 def coupons_generate_task(pool_id: int, count: int, prefix: str, length: int) -> int:
     pool = CouponPool.objects.get(pk=pool_id)
     return coupons_generate(pool=pool, count=count, prefix=prefix, length=length)
+
+
+@shared_task
+def code_import_run_task(job_id: int) -> int | None:
+    from coupons.services.imports import code_import_run
+
+    report = code_import_run(job_id=job_id)
+    return None if report is None else report.created

@@ -13,6 +13,7 @@ from coupons.services.codes import (
     coupons_generate,
     coupons_import_csv,
 )
+from coupons.services.imports import code_import_run, code_import_runs_in_background, code_import_start
 from coupons.services.pools import pool_deactivate, pools_stock_check
 from coupons.services.redemption import coupon_redemptions_record
 
@@ -21,6 +22,9 @@ __all__ = [
     "AssignResult",
     "AssignmentBusy",
     "ImportReport",
+    "code_import_run",
+    "code_import_runs_in_background",
+    "code_import_start",
     "coupon_assign",
     "coupon_redemptions_record",
     "coupons_assign_bulk",

@@ -6,7 +6,7 @@ import csv
 import io
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -26,6 +26,7 @@ MAX_GENERATE = 5_000_000
 HEADER_NAMES = ("code", "coupon", "coupon_code", "voucher", "voucher_code", "gutschein", "gutscheincode")
 IMPORT_CHECK_BATCH = 900
 IMPORT_INSERT_BATCH = 100_000
+IMPORT_PROGRESS_EVERY = 50_000
 
 _SYMBOLS = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)
 # Bytes at or above this value are dropped so every symbol is equally likely (248 = 8 * 31).
@@ -140,11 +141,19 @@ def _open_text(file: IO) -> IO[str]:
     return io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
 
 
-def coupons_import_csv(*, pool: CouponPool, file: IO, max_errors: int = 200) -> ImportReport:
+def coupons_import_csv(
+    *,
+    pool: CouponPool,
+    file: IO,
+    max_errors: int = 200,
+    progress: Callable[[str, int], None] | None = None,
+) -> ImportReport:
     """Import the codes in a shop's CSV into `pool`. All or nothing: any row error writes nothing.
 
     The file needs a header with a `code` column (also: coupon, coupon_code, voucher); other columns
     are ignored. A file with a single column and no such header is read as a bare list of codes.
+    `progress(phase, rows)` is called every IMPORT_PROGRESS_EVERY rows while checking and once
+    before writing (outside any transaction this function opens).
     """
     report = ImportReport()
     text = _open_text(file)
@@ -177,6 +186,8 @@ def coupons_import_csv(*, pool: CouponPool, file: IO, max_errors: int = 200) -> 
             if not any(cell.strip() for cell in row):
                 continue
             report.rows += 1
+            if progress is not None and report.rows % IMPORT_PROGRESS_EVERY == 0:
+                progress("checking", report.rows)
             raw = row[column] if column < len(row) else ""
             code = normalize_code(raw)
             message = None
@@ -228,6 +239,8 @@ def coupons_import_csv(*, pool: CouponPool, file: IO, max_errors: int = 200) -> 
     if report.errors:
         report.errors.sort(key=lambda error: error["row"] or 0)
         return report
+    if progress is not None:
+        progress("writing", report.rows)
     with transaction.atomic():  # all or nothing, also if a code appeared concurrently (IntegrityError)
         for start in range(0, len(new_codes), IMPORT_INSERT_BATCH):
             _insert_codes(pool, new_codes[start : start + IMPORT_INSERT_BATCH], ignore_conflicts=False)

@@ -1,0 +1,83 @@
+"""Large code imports from the admin run in a Celery task; progress and outcome show in the admin."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from coupons.models import CodeImport, Coupon
+from coupons.tasks import code_import_run_task
+from tests.coupons.conftest import make_pool
+
+pytestmark = pytest.mark.django_db
+
+
+def _upload(admin_client, pool, content: bytes):
+    url = reverse("admin:coupons_couponpool_import", args=[pool.pk])
+    return admin_client.post(url, {"file": SimpleUploadedFile("shop-codes.csv", content)})
+
+
+def test_large_upload_is_imported_by_a_background_task(
+    admin_client, settings, django_capture_on_commit_callbacks
+):
+    settings.WINBACK_IMPORT_BACKGROUND_BYTES = 20
+    pool = make_pool(name="Big import")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = _upload(admin_client, pool, b"code\nSHOP-0001\nSHOP-0002\nshop-0002\nSHOP-0003\n")
+    job = CodeImport.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("admin:coupons_codeimport_change", args=[job.pk])
+    assert len(callbacks) == 1  # enqueued after commit
+    assert job.status == CodeImport.Status.PENDING and not Coupon.objects.exists()
+    page = admin_client.get(response.url).content.decode()
+    assert "Pending" in page and 'http-equiv="refresh"' in page  # the page follows the job
+
+    code_import_run_task(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.rows, job.created_codes, job.duplicate_codes) == (CodeImport.Status.DONE, 4, 3, 1)
+    assert sorted(Coupon.objects.filter(pool=pool).values_list("code", flat=True)) == [
+        "SHOP-0001",
+        "SHOP-0002",
+        "SHOP-0003",
+    ]
+    assert not job.file  # the uploaded file is removed once imported
+    page = admin_client.get(response.url).content.decode()
+    assert "Done" in page and "SHOP-0002" in page and 'http-equiv="refresh"' not in page
+    pool_page = admin_client.get(reverse("admin:coupons_couponpool_change", args=[pool.pk])).content.decode()
+    assert "shop-codes.csv" in pool_page and response.url in pool_page
+
+    code_import_run_task(job.pk)  # a redelivered task does not import twice
+    assert Coupon.objects.count() == 3
+
+
+def test_background_import_with_row_errors_imports_nothing_and_lists_them(
+    admin_client, settings, django_capture_on_commit_callbacks
+):
+    settings.WINBACK_IMPORT_BACKGROUND_BYTES = 10
+    pool = make_pool()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _upload(admin_client, pool, b"code\nGOOD-1\n=cmd|calc\n<b>bold</b>\n")
+    job = CodeImport.objects.get()
+    code_import_run_task(job.pk)
+    job.refresh_from_db()
+    assert job.status == CodeImport.Status.FAILED and [e["row"] for e in job.errors] == [3, 4]
+    page = admin_client.get(response.url).content.decode()
+    assert "Failed" in page and "&lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold</b>" not in page
+    assert not Coupon.objects.exists()
+
+
+def test_small_upload_is_still_imported_at_once(admin_client, settings):
+    settings.WINBACK_IMPORT_BACKGROUND_BYTES = 1000
+    pool = make_pool()
+    response = _upload(admin_client, pool, b"code\nNOW-1\n")
+    assert response.status_code == 302 and Coupon.objects.filter(code="NOW-1").exists()
+    assert not CodeImport.objects.exists()
+
+
+def test_code_import_changelist_query_count(admin_client, django_assert_num_queries):
+    pool = make_pool()
+    for i in range(3):
+        CodeImport.objects.create(pool=pool, original_name=f"{i}.csv")
+    # session, user, count (a small table), page of imports with their pool joined
+    with django_assert_num_queries(4):
+        response = admin_client.get(reverse("admin:coupons_codeimport_changelist"))
+    assert response.status_code == 200 and len(response.context["cl"].result_list) == 3

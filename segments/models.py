@@ -57,6 +57,7 @@ class ScoringRun(models.Model):
     )
     clv_missing_reason = models.TextField(blank=True, help_text="Why this run has no CLV, if it has none.")
     error = models.TextField(blank=True)
+    phase_seconds = models.JSONField(default=dict, blank=True, help_text="Seconds spent in each phase.")
 
     class Meta:
         ordering = ["-created_at"]

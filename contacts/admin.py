@@ -10,7 +10,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.response import TemplateResponse
@@ -36,6 +37,53 @@ from contacts.story import story_render_context
 
 STORY_ORDERS = 10
 STORY_EVENTS = 20
+TAG_FILTER_LIMIT = 100
+
+
+def _contact_ids_matching(term: str) -> list[int]:
+    """Contacts whose email or customer id is exactly `term`: two unique-index lookups."""
+    return list(
+        Contact.objects.filter(Q(email=term.lower()) | Q(external_id=term)).values_list("id", flat=True)[:20]
+    )
+
+
+class ExactContactSearchMixin:
+    """Search by exact ids and emails (indexed) instead of LIKE/UPPER scans over millions of rows.
+
+    `exact_search_fields` are compared as typed; a term also matches the rows of the contact whose
+    email (any case) or customer id it is. See README, section csv (admin search)."""
+
+    exact_search_fields: tuple[str, ...] = ()
+    search_fields = ["=external_id"]  # shows the search box; get_search_results does the work
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q()
+        for name in self.exact_search_fields:
+            match |= Q(**{name: term})
+        return queryset.filter(match | Q(contact_id__in=_contact_ids_matching(term))), False
+
+
+class TagFilter(admin.SimpleListFilter):
+    """The first TAG_FILTER_LIMIT tags by name (a shop may have thousands); the chosen one always."""
+
+    title = "tags"
+    parameter_name = "tags__id__exact"
+
+    def lookups(self, request, model_admin):
+        tags = list(Tag.objects.order_by("name").values_list("id", "name")[:TAG_FILTER_LIMIT])
+        chosen = self.value()
+        if chosen and chosen.isdigit() and all(str(pk) != chosen for pk, _ in tags):
+            tags += list(Tag.objects.filter(pk=chosen).values_list("id", "name"))
+        return [(str(pk), name) for pk, name in tags]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(tags__id=value)
+        return queryset
 
 
 class ExportMixin:
@@ -184,8 +232,10 @@ class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
         "sms_consent",
         "created_at",
     ]
-    list_filter = ["status", "email_consent", "sms_consent", "push_consent", "tags"]
-    search_fields = ["=external_id", "^email", "^last_name"]
+    list_filter = ["status", "email_consent", "sms_consent", "push_consent", TagFilter]
+    # See get_search_results: exact email / customer id (indexed), else last name prefix.
+    search_fields = ["=external_id", "=email", "^last_name"]
+    ordering = ["-id"]  # newest first, by the primary key (no sort over other columns)
     show_full_result_count = False
     paginator = LargeTablePaginator
     list_per_page = 50
@@ -246,6 +296,18 @@ class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
         ("created_at", "created_at"),
     ]
 
+    def get_search_results(self, request, queryset, search_term):
+        """An email (has @): exact, lower-cased; a term with digits: exact customer id; other
+        words: customer id or last name starting with it (the only part that is not indexed)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if "@" in term:
+            return queryset.filter(email=term.lower()), False
+        if any(char.isdigit() for char in term):
+            return queryset.filter(external_id=term), False
+        return queryset.filter(Q(external_id=term) | Q(last_name__istartswith=term)), False
+
     def get_object(self, request, object_id, from_field=None):
         # change_view asks once, the story below once more: fetch the contact once per request.
         cache = request.__dict__.setdefault("_contacts_fetched", {})
@@ -258,7 +320,17 @@ class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
         extra_context = extra_context or {}
         contact = self.get_object(request, object_id)
         if contact is not None:
-            orders = contact.orders.annotate(line_count=Count("lines")).order_by("-placed_at")[:STORY_ORDERS]
+            # The latest orders by the (contact, placed_at) index; lines counted for those only.
+            lines = (
+                OrderLine.objects.filter(order=OuterRef("pk"))
+                .order_by()
+                .values("order")
+                .annotate(count=Count("*"))
+                .values("count")
+            )
+            orders = contact.orders.annotate(line_count=Coalesce(Subquery(lines), 0)).order_by("-placed_at")[
+                :STORY_ORDERS
+            ]
             extra_context.update(
                 story_orders=list(orders),
                 story_totals=contact.orders.exclude(status__in=Order.NOT_PURCHASES).aggregate(
@@ -291,6 +363,7 @@ class ProductAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
     list_display = ["sku", "name", "category", "brand", "price"]
     list_filter = ["category", "brand"]
     search_fields = ["=sku", "name"]
+    ordering = ["-id"]
     show_full_result_count = False
     paginator = LargeTablePaginator
     export_columns = [(f, f) for f in ("sku", "name", "category", "brand", "price", "url", "image_url")]
@@ -304,12 +377,13 @@ class OrderLineInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
+class OrderAdmin(ExactContactSearchMixin, ImportMixin, ExportMixin, admin.ModelAdmin):
     import_kind = "orders"
     list_display = ["external_id", "contact", "placed_at", "total", "currency", "status", "coupon_code"]
     list_select_related = ["contact"]
     list_filter = ["status", "placed_at"]
-    search_fields = ["=external_id", "=contact__email", "=contact__external_id", "=coupon_code"]
+    exact_search_fields = ("external_id", "coupon_code")
+    ordering = ["-id"]
     show_full_result_count = False
     paginator = LargeTablePaginator
     autocomplete_fields = ["contact"]
@@ -327,11 +401,12 @@ class OrderAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ExportMixin, admin.ModelAdmin):
+class EventAdmin(ExactContactSearchMixin, ExportMixin, admin.ModelAdmin):
     list_display = ["kind", "contact", "occurred_at", "external_id"]
     list_select_related = ["contact"]
     list_filter = ["kind", "occurred_at"]
-    search_fields = ["=contact__email", "=contact__external_id", "=external_id"]
+    exact_search_fields = ("external_id",)
+    ordering = ["-id"]
     show_full_result_count = False
     paginator = LargeTablePaginator
     autocomplete_fields = ["contact"]

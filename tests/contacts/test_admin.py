@@ -1,8 +1,11 @@
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from contacts.models import ApiToken, Contact, Event, ImportJob, Order, Product
+from contacts.models import ApiToken, Contact, Event, ImportJob, Order, Product, Tag
 from contacts.services.tokens import apitoken_authenticate
 from contacts.story import _SECTIONS, story_section_register
 from tests.contacts.conftest import data, sample
@@ -35,7 +38,7 @@ def shop(imported_samples):
         # count, rows, category and brand filter choices
         ("/admin/contacts/product/", 4 + ESTIMATE),
         ("/admin/contacts/order/", 2 + ESTIMATE),
-        ("/admin/contacts/order/?q=W-5001", 2),
+        ("/admin/contacts/order/?q=W-5001", 3),  # + the contact ids matching the term
         ("/admin/contacts/event/", 2 + ESTIMATE),
         ("/admin/contacts/importjob/", 2 + ESTIMATE),
         ("/admin/contacts/apitoken/", 2),  # count, rows
@@ -199,3 +202,69 @@ def test_product_filters_and_search(admin_client, shop):
     response = admin_client.get("/admin/contacts/product/?q=TEE-001")
     assert "Organic Cotton Tee" in response.content.decode()
     assert Product.objects.count() == 4
+
+
+def _sql(queries) -> str:
+    return "\n".join(q["sql"] for q in queries)
+
+
+@pytest.mark.parametrize(
+    ("url", "found"),
+    [
+        ("/admin/contacts/contact/?q=Anna.Schmidt@Example.com", "anna.schmidt@example.com"),
+        ("/admin/contacts/contact/?q=C-1001", "anna.schmidt@example.com"),
+        ("/admin/contacts/order/?q=W-5001", "W-5001"),
+        ("/admin/contacts/order/?q=anna.schmidt@example.com", "W-5001"),
+        ("/admin/contacts/order/?q=C-1001", "W-5001"),
+        ("/admin/contacts/event/?q=anna.schmidt@example.com", "Site visit"),
+    ],
+)
+def test_searches_by_email_and_ids_use_exact_indexed_lookups(admin_client, shop, url, found):
+    # istartswith/iexact compile to LIKE / UPPER(...) which no index serves at 1M rows.
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(url)
+    assert found in response.content.decode()
+    searched = _sql(queries).upper()
+    assert "LIKE" not in searched and "UPPER(" not in searched
+
+
+def test_contact_search_by_last_name_prefix(admin_client, shop):
+    assert "anna.schmidt@example.com" in admin_client.get("/admin/contacts/contact/?q=schm").content.decode()
+
+
+def test_contact_autocomplete_is_ordered(admin_client, shop, recwarn):
+    response = admin_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "contacts", "model_name": "order", "field_name": "contact", "term": "schm"},
+    )
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == ["Anna Schmidt"]
+    assert not [w for w in recwarn if "UnorderedObjectListWarning" in str(w.category)]
+
+
+def test_contact_page_with_10000_orders_reads_only_the_latest(admin_client, shop, monkeypatch):
+    monkeypatch.setattr("contacts.story._SECTIONS", {})
+    Order.objects.bulk_create(
+        [
+            Order(contact=shop, external_id=f"BULK-{i}", placed_at=shop.created_at, total=1)
+            for i in range(10_000)
+        ],
+        batch_size=2000,
+    )
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(f"/admin/contacts/contact/{shop.pk}/change/")
+    assert response.status_code == 200
+    assert len(re.findall(r"/admin/contacts/order/\d+/change/", response.content.decode())) == 10
+    # The latest orders are picked by the (contact, placed_at) index, not by grouping every order.
+    listed = [q["sql"] for q in queries if "LIMIT 10" in q["sql"] and "contacts_order" in q["sql"]]
+    assert listed and 'GROUP BY "contacts_order"' not in listed[0]
+
+
+def test_contact_tag_filter_lists_a_bounded_number_of_tags(admin_client, shop, django_assert_num_queries):
+    Tag.objects.bulk_create([Tag(name=f"tag-{i:04d}") for i in range(300)])
+    response = admin_client.get("/admin/contacts/contact/")
+    page = response.content.decode()
+    assert "tag-0000" in page and "tag-0299" not in page
+    vip = Tag.objects.get(name="vip").pk  # sorts after the first 100: still listed once chosen
+    page = admin_client.get(f"/admin/contacts/contact/?tags__id__exact={vip}").content.decode()
+    assert "anna.schmidt@example.com" in page and f'?tags__id__exact={vip}">vip</a>' in page

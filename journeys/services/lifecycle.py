@@ -41,6 +41,13 @@ def journey_graph_validate(*, journey: Journey, version: JourneyVersion | None =
             step.config = kind.validate(step.config)
         except ValidationError as exc:
             errors.append(f"Step {step.name or step.kind}: {'; '.join(exc.messages)}")
+    message_keys = {s.key for s in steps if getattr(registry.get(s.kind), "is_message", False)}
+    for step in steps:
+        if step.kind == "engagement" and step.config.get("step_key") not in message_keys:
+            errors.append(
+                f"Step {step.name or step.kind}: step_key {step.config.get('step_key')!r} is not the key of "
+                "a message step of this journey."
+            )
     for edge in edges:
         source = by_id.get(edge.from_step_id)
         if source is None or edge.to_step_id not in by_id:

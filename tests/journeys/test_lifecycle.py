@@ -98,6 +98,11 @@ def test_publish_rejects_invalid_graphs(segment_everyone):
     with pytest.raises(ValidationError) as exc:
         journey_publish(journey=journey)
     assert "no branch 'maybe'" in " ".join(exc.value.messages)
+    Edge.objects.filter(branch="maybe").update(branch="yes")
+    Step.objects.create(journey=journey, kind="engagement", name="o", config={"step_key": "nope"})
+    with pytest.raises(ValidationError) as exc:
+        journey_publish(journey=journey)
+    assert "not the key of a message step" in " ".join(exc.value.messages)
     assert journey.versions.count() == 0
 
 

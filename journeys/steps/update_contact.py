@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from journeys.steps.base import StepKind, StepResult, require
 
 ACTIONS = ("set_attribute", "add_tag", "remove_tag", "set_consent")
 CHANNELS = ("email", "sms", "push")
+
+
+def attribute_set(*, contact_ids: list[int], key: str, value, now) -> int:
+    """Set one custom attribute on many contacts in one UPDATE, merging into the JSON in SQL, so a
+    concurrent change to another attribute (an import, a survey answer) is never overwritten."""
+    from contacts.models import Contact
+
+    if not contact_ids:
+        return 0
+    qn = connection.ops.quote_name
+    table = qn(Contact._meta.db_table)
+    updated_at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET attributes = COALESCE(attributes, '{{}}'::jsonb) || "
+                f"jsonb_build_object(%s::text, %s::jsonb), updated_at = %s WHERE id = ANY(%s)",
+                [key, json.dumps(value), updated_at, list(contact_ids)],
+            )
+        else:
+            path = '$."' + key.replace('"', "") + '"'
+            for start in range(0, len(contact_ids), 900):
+                chunk = contact_ids[start : start + 900]
+                cursor.execute(
+                    f"UPDATE {table} SET attributes = json_set(COALESCE(attributes, '{{}}'), %s, json(%s)), "
+                    f"updated_at = %s WHERE id IN ({', '.join(['%s'] * len(chunk))})",
+                    [path, json.dumps(value), updated_at, *chunk],
+                )
+        return cursor.rowcount
 
 
 class UpdateContact(StepKind):
@@ -39,12 +71,11 @@ class UpdateContact(StepKind):
         action = config["action"]
         contact_ids = [e.contact_id for e in enrollments]
         if action == "set_attribute":
-            contacts = []
-            for e in enrollments:
+            attribute_set(
+                contact_ids=contact_ids, key=config["attribute"], value=config["value"], now=ctx.now
+            )
+            for e in enrollments:  # later steps of this batch see the new value
                 e.contact.attributes = {**(e.contact.attributes or {}), config["attribute"]: config["value"]}
-                e.contact.updated_at = ctx.now
-                contacts.append(e.contact)
-            Contact.objects.bulk_update(contacts, ["attributes", "updated_at"], batch_size=500)
         elif action in ("add_tag", "remove_tag"):
             tag, _ = Tag.objects.get_or_create(name=config["tag"])
             through = Contact.tags.through

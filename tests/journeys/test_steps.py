@@ -82,7 +82,7 @@ def test_in_segment_and_update_contact(segment_everyone):
 
     germans = Segment.objects.create(name="DE", rules={"field": "country", "operator": "eq", "value": "DE"})
     german, french = contacts_make(2)
-    Contact.objects.filter(pk=german.pk).update(country="DE")
+    Contact.objects.filter(pk=german.pk).update(country="DE", attributes={"keep": 1})
     run(
         segment_everyone,
         {
@@ -96,7 +96,7 @@ def test_in_segment_and_update_contact(segment_everyone):
     german.refresh_from_db()
     french.refresh_from_db()
     assert list(german.tags.values_list("name", flat=True)) == ["german"]
-    assert german.attributes == {"tier": "gold"} and german.sms_consent is False
+    assert german.attributes == {"keep": 1, "tier": "gold"} and german.sms_consent is False
     assert german.sms_consent_source == "journey"
     assert french.tags.count() == 0 and french.sms_consent is True
 

@@ -82,7 +82,7 @@ def csv_import(
         result.error_add(errors)
         return result
     result.total_rows = max(0, text.count("\n") - 1 + (0 if text.endswith("\n") else 1))  # estimate
-    return _run(
+    result = _run(
         kind=kind,
         records=lambda: reader.csv_records(text=text, delimiter=delimiter, column_map=column_map),
         names=column_map.names,
@@ -90,6 +90,9 @@ def csv_import(
         progress=progress,
         source=source,
     )
+    if result.ok and not result.total_rows:
+        result.error_add([RowError(2, "", "The file has a header but no rows.")])
+    return result
 
 
 def records_import(
@@ -122,6 +125,14 @@ def records_import(
             for line in record["lines"]:
                 if isinstance(line, dict):
                     wrong_types += json_type_errors(record=line, row=index)
+        if kind == "orders" and isinstance(record.get("lines"), list):
+            line_fields = set(FIELDS["orders"])
+            for line in record["lines"]:
+                if isinstance(line, dict):
+                    wrong_types += [
+                        RowError(index, f"lines.{name}", "Unknown field.")
+                        for name in sorted(set(line) - line_fields)
+                    ]
         if wrong_types:
             result.error_add(wrong_types)
             continue

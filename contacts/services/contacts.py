@@ -58,8 +58,19 @@ def _chunks(items: list, size: int) -> Iterable[list]:
         yield items[start : start + size]
 
 
+def _merge(earlier: dict, row: dict) -> dict:
+    """Two rows about one contact: later non-empty values win; tags and attributes add up."""
+    merged = {**earlier, **{k: v for k, v in row.items() if v is not None}}
+    if earlier.get("tags") and row.get("tags"):
+        merged["tags"] = list(dict.fromkeys([*earlier["tags"], *row["tags"]]))
+    if earlier.get("attributes") and row.get("attributes"):
+        merged["attributes"] = {**earlier["attributes"], **row["attributes"]}
+    return merged
+
+
 def _dedupe(rows: list[dict]) -> tuple[list[dict], list[RowError]]:
-    """Merge rows about the same contact (same external id, or same email without id): later wins."""
+    """Merge rows about the same contact (same external id, or same email without id), see _merge.
+    The same email on two different customer ids is a row error."""
     merged: dict[str, dict] = {}
     email_key: dict[str, str] = {}
     errors: list[RowError] = []
@@ -75,15 +86,14 @@ def _dedupe(rows: list[dict]) -> tuple[list[dict], list[RowError]]:
                 continue
             if other and other.startswith("e:"):
                 # An earlier row had this email without an id: same person.
-                earlier = merged.pop(other)
-                row = {**earlier, **{k: v for k, v in row.items() if v is not None}}
+                row = _merge(merged.pop(other), row)
         elif email:
             key = email_key.get(email, f"e:{email}")
         else:
             errors.append(RowError(row.get("_row", 0), "email", "A customer id or an email is required."))
             continue
         if key in merged:
-            row = {**merged[key], **{k: v for k, v in row.items() if v is not None}}
+            row = _merge(merged[key], row)
         merged[key] = row
         if email:
             email_key[email] = key

@@ -13,7 +13,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Full-width signs too: some spreadsheet locales read them as formula signs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 XLSX_MAX_ROWS = 1_048_575
 
 

@@ -88,3 +88,8 @@ def test_every_list_exports_csv(admin_client, imported_samples, url):
     assert len(list(csv.reader(io.StringIO(body)))) == len(ids) + 1
     if model is ImportJob:
         assert "'=evil.csv" in body
+
+
+@pytest.mark.parametrize("value", ['＝HYPERLINK("http://x")', "＋1", "－1", "＠SUM(A1)"])
+def test_full_width_formula_signs_are_escaped_too(value):
+    assert cell_safe(value) == "'" + value

@@ -133,3 +133,37 @@ def test_shopify_order_without_email_names_the_order_and_what_to_do():
         }
     ]
     assert Order.objects.count() == 0
+
+
+def test_a_header_without_rows_is_one_clear_error():
+    result = csv_import(kind="contacts", data=b"external_id,email\n\n")
+    assert result.errors == [{"row": 2, "column": "", "message": "The file has a header but no rows."}]
+
+
+def test_two_rows_for_the_same_contact_merge_later_non_empty_values_win():
+    text = (
+        "external_id,email,first_name,last_name,tags,attr.a,attr.b\n"
+        "A1,a@x.com,First,Smith,vip,1,\n"
+        "A1,b@x.com,Second,,newsletter,,2\n"
+        ",c@x.com,Carla,,,,\n"
+        "A3,c@x.com,,Jones,,,\n"
+    )
+    result = csv_import(kind="contacts", data=text.encode())
+    assert result.ok, result.errors
+    assert (result.created, result.updated) == (2, 0)
+    rows = Contact.objects.order_by("external_id").values_list(
+        "external_id", "email", "first_name", "last_name"
+    )
+    assert list(rows) == [("A1", "b@x.com", "Second", "Smith"), ("A3", "c@x.com", "Carla", "Jones")]
+    first = Contact.objects.get(external_id="A1")
+    assert sorted(first.tags.values_list("name", flat=True)) == ["newsletter", "vip"]  # tags add up
+    assert first.attributes == {"a": 1, "b": 2}
+
+
+def test_unknown_fields_of_an_order_line_are_row_errors():
+    result = records_import(
+        kind="orders",
+        records=[{"order_id": "O1", "email": "a@x.com", "placed_at": "2024-01-01",
+                  "lines": [{"sku": "S1", "unit_price": 1, "colour": "red"}]}],
+    )  # fmt: skip
+    assert result.errors == [{"row": 0, "column": "lines.colour", "message": "Unknown field."}]

@@ -15,7 +15,7 @@ run time. Models of other apps are imported lazily inside the compiler.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -168,6 +168,9 @@ class _Context:
     now: dt.datetime
     seen_segments: frozenset[int]
     depth: int = 0
+    # When only these contacts will be asked about (a contact page, segment_contains), grouped subqueries
+    # are narrowed to them instead of aggregating every contact's orders.
+    contact_ids: tuple[int, ...] | None = None
 
 
 def _compare(lhs: Any, op: str, value: Any) -> Q:
@@ -416,9 +419,11 @@ def _buyers_having(ctx: _Context, cond: dict, aggregate, op: str, value) -> Q:
     from contacts.models import Order
 
     lookup = {"eq": "exact", "gt": "gt", "gte": "gte"}[op]
+    orders = Order.objects.filter(_purchases(ctx, cond))
+    if ctx.contact_ids is not None:
+        orders = orders.filter(contact_id__in=ctx.contact_ids)
     having = (
-        Order.objects.filter(_purchases(ctx, cond))
-        .order_by()
+        orders.order_by()
         .values("contact_id")
         .annotate(measure=aggregate)
         .filter(**{f"measure__{lookup}": value})
@@ -547,7 +552,12 @@ def _compile_segment(cond: dict, ctx: _Context) -> Q:
     rules = Segment.objects.filter(pk=segment_id).values_list("rules", flat=True).first()
     if rules is None:
         raise _Invalid(f"segment {segment_id} does not exist")
-    inner = _Context(now=ctx.now, seen_segments=ctx.seen_segments | {segment_id}, depth=ctx.depth + 1)
+    inner = _Context(
+        now=ctx.now,
+        seen_segments=ctx.seen_segments | {segment_id},
+        depth=ctx.depth + 1,
+        contact_ids=ctx.contact_ids,
+    )
     inner_errors: list[tuple[str, str]] = []
     q = _compile_node(rules or {}, inner, inner_errors, "")
     if inner_errors:
@@ -872,7 +882,9 @@ def _compile_group(node: dict, ctx: _Context, errors: list[tuple[str, str]], pat
     if op == "not" and len(rules) != 1:
         errors.append((_join(path, "rules"), f'"not" takes exactly one rule, got {len(rules)}'))
         return Q()
-    inner = _Context(now=ctx.now, seen_segments=ctx.seen_segments, depth=ctx.depth + 1)
+    inner = _Context(
+        now=ctx.now, seen_segments=ctx.seen_segments, depth=ctx.depth + 1, contact_ids=ctx.contact_ids
+    )
     parts = [
         _compile_node(rule, inner, errors, f"{_join(path, 'rules')}[{i}]") for i, rule in enumerate(rules)
     ]
@@ -916,9 +928,23 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def rules_compile(tree: Any, *, now: dt.datetime | None = None, segment_id: int | None = None) -> Q:
-    """The Q filter of a rule tree over Contact; raises RuleError listing every problem found."""
-    ctx = _Context(now=now or timezone.now(), seen_segments=frozenset({segment_id} if segment_id else ()))
+def rules_compile(
+    tree: Any,
+    *,
+    now: dt.datetime | None = None,
+    segment_id: int | None = None,
+    contact_ids: Iterable[int] | None = None,
+) -> Q:
+    """The Q filter of a rule tree over Contact; raises RuleError listing every problem found.
+
+    `contact_ids`: the filter will only be asked about these contacts (it does not restrict to them by
+    itself, callers still filter on pk); lets grouped subqueries skip everyone else's orders.
+    """
+    ctx = _Context(
+        now=now or timezone.now(),
+        seen_segments=frozenset({segment_id} if segment_id else ()),
+        contact_ids=tuple(contact_ids) if contact_ids is not None else None,
+    )
     errors: list[tuple[str, str]] = []
     q = _compile_node(tree if tree is not None else {}, ctx, errors, "")
     if errors:

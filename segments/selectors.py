@@ -22,9 +22,9 @@ def segment_contains(*, segment: Segment, contact_ids: Iterable[int]) -> set[int
     if not ids:
         return set()
     found: set[int] = set()
-    query = rules_compile(segment.rules, segment_id=segment.pk)
-    for start in range(0, len(ids), 10_000):  # keep IN lists within SQLite's parameter limit
-        chunk = ids[start : start + 10_000]
+    for start in range(0, len(ids), 2_000):  # keep IN lists within SQLite's parameter limit
+        chunk = ids[start : start + 2_000]
+        query = rules_compile(segment.rules, segment_id=segment.pk, contact_ids=chunk)
         found.update(Contact.objects.filter(query, pk__in=chunk).values_list("pk", flat=True))
     return found
 
@@ -73,7 +73,7 @@ def contact_segments(*, contact_id: int, limit: int = 100) -> list[Segment]:
     annotations = {}
     for segment in segments:
         try:
-            q = rules_compile(segment.rules, segment_id=segment.pk)
+            q = rules_compile(segment.rules, segment_id=segment.pk, contact_ids=[contact_id])
         except RuleError:
             continue
         annotations[f"in_{segment.pk}"] = ExpressionWrapper(q, output_field=BooleanField())

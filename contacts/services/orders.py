@@ -19,6 +19,7 @@ from contacts.signals import orders_upserted
 
 PRODUCT_FIELDS = ("sku", "name", "category", "brand", "price", "url", "image_url")
 ORDER_UPDATE_FIELDS = ("contact", "placed_at", "total", "currency", "coupon_code", "status")
+LINE_FIELDS = ("product", "sku", "quantity", "unit_price")
 ACTIVITY_KINDS = (Event.Kind.SITE_VISIT, Event.Kind.PRODUCT_VIEW, Event.Kind.CART_ADD)
 
 
@@ -77,7 +78,9 @@ def orders_upsert(
 
     Each order: order_id, customer_id and/or email (the contact is created if missing),
     placed_at, status, currency, coupon_code, total (None = sum of lines), lines: [{sku,
-    product_name, quantity, unit_price}], `_row`. Sends `orders_upserted` after commit.
+    product_name, quantity, unit_price}], `_row`. An order whose values and lines equal the stored
+    ones is left alone. Sends `orders_upserted` after commit with the ids of orders created or
+    changed (none for a re-import of the same file).
     """
     result = UpsertResult()
     for batch in _chunks(orders, BATCH_SIZE):
@@ -86,6 +89,11 @@ def orders_upsert(
         order_ids = list(result.ids)
         transaction.on_commit(lambda: orders_upserted.send(sender=Order, order_ids=order_ids))
     return result
+
+
+def _lines_sorted(lines) -> list[tuple]:
+    """(product id or None, sku, quantity, unit price) in a stable order, to compare stored and new lines."""
+    return sorted(lines, key=lambda line: (line[0] or 0, *line[1:]))
 
 
 def _orders_batch(orders: list[dict], *, source: str) -> UpsertResult:
@@ -98,14 +106,24 @@ def _orders_batch(orders: list[dict], *, source: str) -> UpsertResult:
         merged[order["order_id"]] = order
     contact_ids = contacts_resolve(rows=list(merged.values()), source=source)
     product_ids = _product_ids([line for order in merged.values() for line in order["lines"]])
-    existing = {
-        external_id
-        for (external_id,) in values_in(
-            model=Order, columns=("external_id",), where={"external_id": list(merged)}
+    stored = {
+        values[0]: values[1:]
+        for values in Order.objects.filter(external_id__in=list(merged)).values_list(
+            "external_id",
+            "id",
+            *(f"{name}_id" if name == "contact" else name for name in ORDER_UPDATE_FIELDS),
         )
     }
+    stored_lines: dict[int, list[tuple]] = defaultdict(list)
+    for order_id, *line in (
+        OrderLine.objects.filter(order_id__in=[values[0] for values in stored.values()])
+        .order_by()
+        .values_list("order_id", *LINE_FIELDS)
+    ):
+        stored_lines[order_id].append(tuple(line))
     errors = []
     rows = []
+    lines: dict[str, list[tuple]] = {}
     now = timezone.now()
     for external_id, order in merged.items():
         total = order.get("total")
@@ -118,18 +136,35 @@ def _orders_batch(orders: list[dict], *, source: str) -> UpsertResult:
         if key not in contact_ids:
             errors.append(RowError(order.get("_row", 0), "email", "A customer id or an email is required."))
             continue
-        rows.append(
-            {
-                "external_id": external_id,
-                "contact_id": contact_ids[key],
-                "placed_at": order["placed_at"],
-                "total": total,
-                "currency": order.get("currency") or "EUR",
-                "coupon_code": order.get("coupon_code") or "",
-                "status": order.get("status") or Order.Status.PAID,
-                "created_at": now,
-            }
+        row = {
+            "external_id": external_id,
+            "contact_id": contact_ids[key],
+            "placed_at": order["placed_at"],
+            "total": total,
+            "currency": order.get("currency") or "EUR",
+            "coupon_code": order.get("coupon_code") or "",
+            "status": order.get("status") or Order.Status.PAID,
+            "created_at": now,
+        }
+        order_lines = _lines_sorted(
+            (
+                product_ids.get(line.get("sku") or ""),
+                line.get("sku") or "",
+                line.get("quantity") or 1,
+                line["unit_price"],
+            )
+            for line in order["lines"]
+            if line.get("unit_price") is not None
         )
+        if external_id in stored:
+            pk, *values = stored[external_id]
+            same = values == [
+                row[f"{name}_id" if name == "contact" else name] for name in ORDER_UPDATE_FIELDS
+            ]
+            if same and _lines_sorted(stored_lines.get(pk, [])) == order_lines:
+                continue  # unchanged: nothing written, no orders_upserted
+        rows.append(row)
+        lines[external_id] = order_lines
     if errors:
         raise RowErrors(errors)
     rows_write(
@@ -140,27 +175,24 @@ def _orders_batch(orders: list[dict], *, source: str) -> UpsertResult:
         update_fields=ORDER_UPDATE_FIELDS,
     )
     order_pks = dict(
-        values_in(model=Order, columns=("external_id", "id"), where={"external_id": list(merged)})
+        values_in(model=Order, columns=("external_id", "id"), where={"external_id": list(lines)})
     )
-    rows_delete(model=OrderLine, field="order", values=list(order_pks.values()))
+    # Lines of new orders too: a concurrent request may have created the order meanwhile.
+    rows_delete(model=OrderLine, field="order", values=[order_pks[x] for x in lines])
     rows_write(
         model=OrderLine,
         rows=[
             {
                 "order_id": order_pks[external_id],
-                "product_id": product_ids.get(line.get("sku") or ""),
-                "sku": line.get("sku") or "",
-                "quantity": line.get("quantity") or 1,
-                "unit_price": line["unit_price"],
+                **dict(zip(("product_id", *LINE_FIELDS[1:]), line, strict=True)),
             }
-            for external_id, order in merged.items()
-            for line in order["lines"]
-            if line.get("unit_price") is not None
+            for external_id, order_lines in lines.items()
+            for line in order_lines
         ],
-        fields=("order", "product", "sku", "quantity", "unit_price"),
+        fields=("order", *LINE_FIELDS),
     )
     return UpsertResult(
-        created=len(merged) - len(existing), updated=len(existing), ids=list(order_pks.values())
+        created=len(merged) - len(stored), updated=len(stored), ids=[order_pks[x] for x in lines]
     )
 
 

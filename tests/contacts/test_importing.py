@@ -262,3 +262,29 @@ def test_a_spreadsheet_instead_of_csv_names_the_missing_columns():
     )
     assert not result.ok
     assert result.errors[0]["message"].startswith("Missing required column")
+
+
+def test_reimporting_unchanged_orders_writes_nothing_and_signals_only_changes(
+    django_capture_on_commit_callbacks,
+):
+    csv_import(kind="orders", data=sample("winback_orders.csv"))
+    kept = set(OrderLine.objects.exclude(order__external_id="W-5002").values_list("pk", flat=True))
+    received = []
+
+    def receiver(sender, order_ids, **kwargs):
+        received.append(sorted(order_ids))
+
+    orders_upserted.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            again = csv_import(kind="orders", data=sample("winback_orders.csv"))
+        edited = sample("winback_orders.csv").replace(b"Recycled Hoodie,1,59.00", b"Recycled Hoodie,2,59.00")
+        with django_capture_on_commit_callbacks(execute=True):
+            csv_import(kind="orders", data=edited)
+    finally:
+        orders_upserted.disconnect(receiver)
+    assert (again.ok, again.created, again.updated) == (True, 0, 4)
+    assert received == [[Order.objects.get(external_id="W-5002").pk]]  # nothing for the unchanged file
+    assert Order.objects.get(external_id="W-5002").total == Decimal("118.00")
+    assert kept <= set(OrderLine.objects.values_list("pk", flat=True))  # unchanged orders' lines untouched
+    assert OrderLine.objects.count() == 6

@@ -381,6 +381,9 @@ class CouponAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # codes change only through assignment and redemption
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # a code that went out stays on record; the pool counters count every code
+
 
 @admin.register(PoolAlert)
 class PoolAlertAdmin(admin.ModelAdmin):

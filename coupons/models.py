@@ -51,6 +51,16 @@ class CouponPool(models.Model):
     low_stock_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
     exhausted_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=now, editable=False)
+    # Code counts kept by the services (coupons/services/counters.py) so the pool list reads no codes.
+    # Current value = these + the pool's not yet folded PoolCounterDelta rows (+ codes that expired
+    # since expired_counted_until, for codes_expired). Changed only through the services.
+    codes_total = models.BigIntegerField(default=0, editable=False)
+    codes_assigned = models.BigIntegerField(default=0, editable=False)
+    codes_redeemed = models.BigIntegerField(default=0, editable=False)
+    codes_redeemed_unassigned = models.BigIntegerField(default=0, editable=False)
+    codes_expired = models.BigIntegerField(default=0, editable=False)
+    revenue_redeemed = models.DecimalField(max_digits=16, decimal_places=2, default=0, editable=False)
+    expired_counted_until = models.DateTimeField(default=now, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -131,6 +141,12 @@ class Coupon(models.Model):
                 condition=Q(assigned_at__isnull=True, redeemed_at__isnull=True),
             ),
             models.Index(fields=["pool", "assigned_at"], name="coupon_pool_assigned_idx"),
+            # Codes given out and not redeemed, by expiry: the expired count since the last fold.
+            models.Index(
+                fields=["pool", "expires_at"],
+                name="coupon_unredeemed_expiry_idx",
+                condition=Q(assigned_at__isnull=False, redeemed_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -139,6 +155,25 @@ class Coupon(models.Model):
     @property
     def is_available(self) -> bool:
         return self.assigned_at is None and self.redeemed_at is None
+
+
+class PoolCounterDelta(models.Model):
+    """A change to a pool's counters, appended by a service in the transaction that made it.
+
+    Appending (instead of UPDATE pool SET n = n + 1) keeps concurrent assignment batches from
+    queueing on the pool row; pool_counters_fold() adds the deltas to the pool and deletes them.
+    """
+
+    pool = models.ForeignKey(CouponPool, on_delete=models.CASCADE, related_name="counter_deltas")
+    codes = models.BigIntegerField(default=0)
+    assigned = models.BigIntegerField(default=0)
+    redeemed = models.BigIntegerField(default=0)
+    redeemed_unassigned = models.BigIntegerField(default=0)
+    expired = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    def __str__(self) -> str:
+        return f"Counter change for pool {self.pool_id}"
 
 
 class PoolAlert(models.Model):

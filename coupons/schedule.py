@@ -1,6 +1,10 @@
 """Code-owned periodic tasks of the coupons app (merged by winback/schedule.py)."""
 
 BEAT_SCHEDULE = {
+    "coupons-pool-counters-fold": {
+        "task": "coupons.tasks.coupon_pool_counters_fold",
+        "schedule": 5 * 60.0,
+    },
     "coupons-pools-stock-check": {
         "task": "coupons.tasks.coupon_pools_stock_check",
         "schedule": 15 * 60.0,

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils.timezone import now
 
-from coupons.models import Coupon, CouponPool
+from coupons.models import Coupon, CouponPool, PoolCounterDelta
 
 EXPORT_CHUNK = 5000
 # Cells starting with these characters are read as formulas by spreadsheet programs.
@@ -16,7 +28,58 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def pools_with_stats(queryset: QuerySet[CouponPool] | None = None, at=None) -> QuerySet[CouponPool]:
-    """Pools annotated with code counts: filtered aggregates over one join, so no row multiplication."""
+    """Pools annotated with their code counts, read from the counters the services keep.
+
+    One query, no code rows read: the pool's counters plus its pending deltas (a small table),
+    plus the codes that expired since the last fold (an index range, see services/counters.py).
+    """
+    at = at or now()
+    queryset = queryset if queryset is not None else CouponPool.objects.all()
+    money = DecimalField(max_digits=16, decimal_places=2)
+
+    def pending(name: str, output=None):
+        output = output or BigIntegerField()
+        sums = (
+            PoolCounterDelta.objects.filter(pool=OuterRef("pk"))
+            .order_by()
+            .values("pool")
+            .annotate(total=Sum(name))
+            .values("total")
+        )
+        return Coalesce(Subquery(sums, output_field=output), Value(0), output_field=output)
+
+    expired_since_fold = (
+        Coupon.objects.filter(
+            pool=OuterRef("pk"),
+            assigned_at__isnull=False,
+            redeemed_at__isnull=True,
+            expires_at__gte=OuterRef("expired_counted_until"),
+            expires_at__lt=at,
+        )
+        .order_by()
+        .values("pool")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    queryset = queryset.annotate(
+        total_codes=F("codes_total") + pending("codes"),
+        assigned_codes=F("codes_assigned") + pending("assigned"),
+        redeemed_codes=F("codes_redeemed") + pending("redeemed"),
+        redeemed_unassigned_codes=F("codes_redeemed_unassigned") + pending("redeemed_unassigned"),
+        redeemed_revenue=ExpressionWrapper(
+            F("revenue_redeemed") + pending("revenue", money), output_field=money
+        ),
+        expired_codes=F("codes_expired")
+        + pending("expired")
+        + Coalesce(Subquery(expired_since_fold, output_field=BigIntegerField()), Value(0)),
+    )
+    return queryset.annotate(
+        available_codes=F("total_codes") - F("assigned_codes") - F("redeemed_unassigned_codes")
+    )
+
+
+def pools_with_counted_stats(queryset: QuerySet[CouponPool] | None = None, at=None) -> QuerySet[CouponPool]:
+    """The same numbers counted from the codes themselves (slow on big pools): checks and repairs."""
     at = at or now()
     queryset = queryset if queryset is not None else CouponPool.objects.all()
     assigned = Q(coupons__assigned_at__isnull=False)
@@ -30,7 +93,7 @@ def pools_with_stats(queryset: QuerySet[CouponPool] | None = None, at=None) -> Q
         redeemed_revenue=Coalesce(
             Sum("coupons__redeemed_revenue", filter=redeemed),
             Value(0),
-            output_field=DecimalField(max_digits=14, decimal_places=2),
+            output_field=DecimalField(max_digits=16, decimal_places=2),
         ),
     )
 

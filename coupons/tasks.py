@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from coupons.models import CouponPool
-from coupons.services import coupons_generate, pools_stock_check
+from coupons.services import coupons_generate, pool_counters_fold, pools_stock_check
 
 
 @shared_task
@@ -25,3 +25,8 @@ def code_import_run_task(job_id: int) -> int | None:
 
     report = code_import_run(job_id=job_id)
     return None if report is None else report.created
+
+
+@shared_task
+def coupon_pool_counters_fold() -> int:
+    return pool_counters_fold()

@@ -20,11 +20,9 @@ class CouponPoolFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def codes(self, create, extracted, **kwargs):
         if create and extracted:
-            from coupons.models import Coupon
+            from coupons.services import coupons_add  # keeps the pool's counters right
 
-            Coupon.objects.bulk_create(
-                Coupon(pool=self, code=f"P{self.pk}-{i:06d}") for i in range(extracted)
-            )
+            coupons_add(pool=self, codes=[f"P{self.pk}-{i:06d}" for i in range(extracted)])
 
 
 class CouponFactory(factory.django.DjangoModelFactory):

@@ -10,9 +10,11 @@ from coupons.services.assignment import AssignmentBusy, AssignResult, coupon_ass
 from coupons.services.codes import (
     ALPHABET,
     ImportReport,
+    coupons_add,
     coupons_generate,
     coupons_import_csv,
 )
+from coupons.services.counters import pool_counters_fold
 from coupons.services.imports import code_import_run, code_import_runs_in_background, code_import_start
 from coupons.services.pools import pool_deactivate, pools_stock_check
 from coupons.services.redemption import coupon_redemptions_record
@@ -27,9 +29,11 @@ __all__ = [
     "code_import_start",
     "coupon_assign",
     "coupon_redemptions_record",
+    "coupons_add",
     "coupons_assign_bulk",
     "coupons_generate",
     "coupons_import_csv",
+    "pool_counters_fold",
     "pool_deactivate",
     "pools_stock_check",
 ]

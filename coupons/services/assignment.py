@@ -26,6 +26,7 @@ from django.utils.timezone import now
 
 from contacts.models import Contact
 from coupons.models import Coupon, CouponPool
+from coupons.services.counters import pool_counters_add
 from coupons.services.pools import pool_stock_check
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,8 @@ def _assign_chunk(pool: CouponPool, ids: list[int]) -> tuple[dict[int, Coupon | 
         try:
             with transaction.atomic():
                 claimed, had_candidates = _claim(rules, missing)
+                if claimed:
+                    pool_counters_add(changes={pool.pk: {"assigned": len(claimed)}})
         except (IntegrityError, OperationalError) as exc:
             if isinstance(exc, OperationalError) and _is_locked(exc):
                 delay = next(locked_waits, None)

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils.timezone import now
 
 from coupons.models import Coupon, CouponPool
+from coupons.services.counters import pool_counters_add
 from coupons.services.pools import pool_stock_check
 
 # 31 symbols, none that a reader could confuse: no 0/O, no 1/I/L.
@@ -69,30 +70,40 @@ def coupons_generate(*, pool: CouponPool, count: int, prefix: str = "", length: 
     if count * 10_000 > len(ALPHABET) ** length:
         raise ValueError("Too many codes for this length: codes would be easy to guess. Use longer codes.")
 
-    in_pool = Coupon.objects.filter(pool=pool)
-    before = in_pool.count()
     created = 0
     for _round in range(50):
         if created >= count:
             break
-        for start in range(0, count - created, GENERATE_BATCH):
-            size = min(GENERATE_BATCH, count - created - start)
+        remaining = count - created
+        for start in range(0, remaining, GENERATE_BATCH):
+            size = min(GENERATE_BATCH, remaining - start)
             codes = set(random_codes(count=size, length=length, prefix=prefix))
-            _insert_codes(pool, codes, ignore_conflicts=True)
-        created = in_pool.count() - before
+            created += _insert_codes(pool, codes, ignore_conflicts=True)
     pool_stock_check(pool=pool)
     return created
 
 
-def _insert_codes(pool: CouponPool, codes: Iterable[str], *, ignore_conflicts: bool) -> None:
+def coupons_add(*, pool: CouponPool, codes: Iterable[str], ignore_conflicts: bool = False) -> int:
+    """Add these exact codes (already normalised) to `pool`; returns how many were inserted.
+
+    For callers that bring their own codes (tests' factories, integrations); no validation beyond
+    the unique index. Without ignore_conflicts, a code that exists raises IntegrityError.
+    """
+    return _insert_codes(pool, codes, ignore_conflicts=ignore_conflicts)
+
+
+def _insert_codes(pool: CouponPool, codes: Iterable[str], *, ignore_conflicts: bool) -> int:
     """Insert codes in one statement (PostgreSQL: unnest) or one executemany (SQLite).
 
     With ignore_conflicts, codes that exist anywhere are skipped by the unique index (generation);
     without, a duplicate raises IntegrityError and the transaction writes nothing (import).
     Equivalent to bulk_create() without building a model instance per code, which dominated the
-    time for a million codes.
+    time for a million codes. Returns the number inserted, counted into the pool's counters in
+    the same transaction.
     """
     codes = list(codes)
+    if not codes:
+        return 0
     table = connection.ops.quote_name(Coupon._meta.db_table)
     created_at = now()
     with transaction.atomic():
@@ -104,6 +115,7 @@ def _insert_codes(pool: CouponPool, codes: Iterable[str], *, ignore_conflicts: b
                     + (" ON CONFLICT (code) DO NOTHING" if ignore_conflicts else ""),
                     [pool.pk, codes, created_at],
                 )
+                inserted = cursor.rowcount
         elif connection.vendor == "sqlite":
             with connection.cursor() as cursor:
                 cursor.executemany(
@@ -111,12 +123,17 @@ def _insert_codes(pool: CouponPool, codes: Iterable[str], *, ignore_conflicts: b
                     "(pool_id, code, redemption, created_at) VALUES (%s, %s, '', %s)",
                     [(pool.pk, code, created_at) for code in codes],
                 )
+                inserted = cursor.rowcount
         else:
+            before = Coupon.objects.filter(pool=pool).count()
             Coupon.objects.bulk_create(
                 (Coupon(pool=pool, code=code, created_at=created_at) for code in codes),
                 batch_size=5000,
                 ignore_conflicts=ignore_conflicts,
             )
+            inserted = Coupon.objects.filter(pool=pool).count() - before
+        pool_counters_add(changes={pool.pk: {"codes": inserted}})
+    return inserted
 
 
 @dataclass

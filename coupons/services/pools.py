@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.timezone import now
 
@@ -63,15 +63,12 @@ def pool_stock_check(*, pool: CouponPool, available: int | None = None) -> PoolA
 
 
 def pools_stock_check() -> list[PoolAlert]:
-    """Periodic check of every active pool (one aggregate query, then one check per pool)."""
-    pools = CouponPool.objects.filter(is_active=True).annotate(
-        available=Count(
-            "coupons", filter=Q(coupons__assigned_at__isnull=True, coupons__redeemed_at__isnull=True)
-        )
-    )
+    """Periodic check of every active pool (one query on the pool counters, then one check per pool)."""
+    from coupons.selectors import pools_with_stats
+
     alerts = []
-    for pool in pools:
-        alert = pool_stock_check(pool=pool, available=pool.available)
+    for pool in pools_with_stats(CouponPool.objects.filter(is_active=True)):
+        alert = pool_stock_check(pool=pool, available=pool.available_codes)
         if alert:
             alerts.append(alert)
     return alerts

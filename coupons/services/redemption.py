@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from django.db import transaction
 
 from contacts.models import Order
 from coupons.models import Coupon
 from coupons.services.codes import normalize_code
+from coupons.services.counters import pool_counters_add, pool_expiry_marks_lock
 
 BATCH_SIZE = 2000
 FIELDS = ["order", "redeemed_at", "redeemed_revenue", "redemption"]
@@ -98,7 +101,28 @@ def _record_batch(order_ids: list[int]) -> int:
             _pass_on(released, exclude=set(orders))
         changed = [coupon for coupon in coupons if _values(coupon) != before[coupon.pk]]
         Coupon.objects.bulk_update(changed, FIELDS, batch_size=500)
+        if changed:
+            _count(changed, before)
     return len(changed)
+
+
+def _count(changed: list[Coupon], before: dict[int, tuple]) -> None:
+    """Counter changes of the batch (see coupons/services/counters.py), same transaction."""
+    marks = pool_expiry_marks_lock(pool_ids=sorted({coupon.pool_id for coupon in changed}))
+    changes: dict[int, dict] = defaultdict(lambda: defaultdict(int))
+    for coupon in changed:
+        old_order, old_at, old_revenue, _old_kind = before[coupon.pk]
+        pool = changes[coupon.pool_id]
+        pool["revenue"] += (coupon.redeemed_revenue or 0) - (old_revenue or 0)
+        if (old_at is None) == (coupon.redeemed_at is None):
+            continue
+        step = 1 if coupon.redeemed_at is not None else -1
+        pool["redeemed"] += step
+        if coupon.assigned_at is None:
+            pool["redeemed_unassigned"] += step
+        elif coupon.expires_at is not None and coupon.expires_at < marks[coupon.pool_id]:
+            pool["expired"] -= step  # its expiry was already counted by a fold
+    pool_counters_add(changes=changes)
 
 
 def _pass_on(released: list[Coupon], *, exclude: set[int]) -> None:

@@ -2,7 +2,8 @@ import pytest
 from django.utils.timezone import now
 
 from contacts.models import Contact
-from coupons.models import Coupon, CouponPool
+from coupons.models import CouponPool
+from coupons.services import coupons_add
 
 
 def make_contacts(count: int, *, prefix: str = "c") -> list[int]:
@@ -15,7 +16,7 @@ def make_pool(*, codes: int = 0, name: str = "Win back 15%", **fields) -> Coupon
     fields.setdefault("offer_value", 15)
     fields.setdefault("low_stock_threshold", 0)
     pool = CouponPool.objects.create(name=name, **fields)
-    Coupon.objects.bulk_create(Coupon(pool=pool, code=f"{pool.pk}-CODE{i:05d}") for i in range(codes))
+    coupons_add(pool=pool, codes=[f"{pool.pk}-CODE{i:05d}" for i in range(codes)])  # keeps the counters
     return pool
 
 

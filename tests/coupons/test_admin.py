@@ -38,9 +38,16 @@ def test_pool_changelist_query_count_does_not_grow_with_pools(admin_client, djan
 def test_pool_changelist_counts_do_not_multiply(admin_client):
     pool = make_pool(codes=5, name="Counted")
     ids = make_contacts(2)
-    coupons_assign_bulk(pool=pool, contact_ids=ids)
-    Coupon.objects.filter(pool=pool, contact_id=ids[0]).update(redeemed_revenue=25, redemption="valid")
-    Coupon.objects.filter(pool=pool, contact_id=ids[0]).update(redeemed_at="2026-01-01T00:00:00Z")
+    given = coupons_assign_bulk(pool=pool, contact_ids=ids)
+    from django.utils.timezone import now
+
+    from contacts.models import Order
+    from coupons.services import coupon_redemptions_record
+
+    order = Order.objects.create(
+        external_id="o1", contact_id=ids[0], placed_at=now(), total=25, coupon_code=given[ids[0]].code
+    )
+    coupon_redemptions_record(order_ids=[order.pk])
     response = admin_client.get(POOLS)
     row = response.context["cl"].result_list[0]
     assert (row.available_codes, row.assigned_codes, row.redeemed_codes, row.redeemed_revenue) == (

@@ -76,6 +76,16 @@ def test_many_processes_never_give_one_code_twice_or_two_codes_to_one_contact(tm
         # Each process saw the same outcome: the contact's one code, or "exhausted" (None).
         assert report == {cid: truth.get(cid) for cid in ids}
     assert sum(1 for cid in ids if cid not in truth) == CONTACTS - CODES
+    _assert_counters_match_codes(pool)
+
+
+def _assert_counters_match_codes(pool) -> None:
+    from coupons.selectors import pools_with_counted_stats, pools_with_stats
+
+    names = ("total_codes", "available_codes", "assigned_codes", "redeemed_codes", "expired_codes")
+    shown = pools_with_stats().get(pk=pool.pk)
+    counted = pools_with_counted_stats().get(pk=pool.pk)
+    assert [getattr(shown, n) for n in names] == [getattr(counted, n) for n in names]
 
 
 def _assign_in_threads(pool_id: int, orders: list[list[int]], *, outer_transaction: bool):
@@ -130,6 +140,7 @@ def test_concurrent_bulk_assignments_for_overlapping_contacts(outer_transaction)
     assert len(assigned) == 150 and len(set(assigned.values())) == 150
     for order, result in zip(orders, results, strict=True):
         assert result == {cid: assigned.get(cid) for cid in order}
+    _assert_counters_match_codes(pool)
 
 
 def _hold_write_lock(seconds: float, started) -> None:

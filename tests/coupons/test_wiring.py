@@ -30,6 +30,14 @@ def test_stock_check_is_scheduled():
     assert tasks.coupon_pools_stock_check.name == entry["task"]
 
 
+def test_counter_fold_is_scheduled():
+    from coupons import tasks
+    from winback.schedule import CELERY_BEAT_SCHEDULE
+
+    entry = CELERY_BEAT_SCHEDULE["coupons-pool-counters-fold"]
+    assert entry["task"] == tasks.coupon_pool_counters_fold.name
+
+
 def test_large_generation_runs_in_the_background(admin_client, django_capture_on_commit_callbacks):
     pool = CouponPoolFactory()
     url = reverse("admin:coupons_couponpool_generate", args=[pool.pk])

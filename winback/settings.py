@@ -207,6 +207,12 @@ if not re.fullmatch(r"\+[1-9]\d{0,3}", WINBACK_DEFAULT_PHONE_PREFIX):
 WINBACK_API_MAX_BODY_BYTES = env_int("WINBACK_API_MAX_BODY_BYTES", 2_621_440, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, WINBACK_API_MAX_BODY_BYTES)
 
+# --- Journeys -------------------------------------------------------------
+# How often beat runs the journeys tick, and how long a worker's claim on due contacts lasts
+# before another worker may take them over (a crashed worker's contacts move on after this).
+JOURNEYS_TICK_SECONDS = env_int("JOURNEYS_TICK_SECONDS", 10, minimum=1)
+JOURNEYS_CLAIM_LEASE_SECONDS = env_int("JOURNEYS_CLAIM_LEASE_SECONDS", 300, minimum=1)
+
 # --- Messaging ------------------------------------------------------------
 # Sends per second per worker process and channel (0 = unlimited). Total = rate x worker processes.
 MESSAGING_EMAIL_RATE_PER_SECOND = env_int("MESSAGING_EMAIL_RATE_PER_SECOND", 50, minimum=0)

@@ -219,9 +219,28 @@ class TagAdmin(ExportMixin, admin.ModelAdmin):
     export_columns = [("name", "name")]
 
 
+class ContactForm(forms.ModelForm):
+    """Emails are stored lower-case: compare them so, or a case variant of a stored email would
+    pass validation and fail the unique constraint (a 500) when saved."""
+
+    class Meta:
+        model = Contact
+        fields = "__all__"
+
+    def clean_email(self):
+        email = (self.cleaned_data.get("email") or "").strip().lower() or None
+        if email and Contact.objects.filter(email=email).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("Contact with this Email already exists.")
+        return email
+
+    def clean_external_id(self):
+        return (self.cleaned_data.get("external_id") or "").strip() or None
+
+
 @admin.register(Contact)
 class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
     import_kind = "contacts"
+    form = ContactForm
     list_display = [
         "__str__",
         "email",

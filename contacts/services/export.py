@@ -65,13 +65,15 @@ def csv_stream(*, rows: Iterable[list], rows_per_chunk: int = 2000) -> Iterator[
 def xlsx_file(*, rows: Iterable[list], title: str = "Export"):
     """An XLSX written in openpyxl's write-only mode to a temporary file (open, at position 0)."""
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31])
     for count, row in enumerate(rows):
         if count > XLSX_MAX_ROWS:
             break
-        sheet.append(row)
+        # Control characters are not allowed in XLSX cells (openpyxl raises): dropped.
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
     handle = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it
     workbook.save(handle)
     handle.seek(0)

@@ -78,6 +78,7 @@ DATE_FORMATS = (
 CURRENCY_NOISE_RE = re.compile(r"[\s\u00a0'€$£¥]|EUR|USD|GBP|CHF", re.IGNORECASE)
 AMOUNT_RE = re.compile(r"^-?\d+(\.\d+)?$")
 CENT = Decimal("0.01")
+CONTROL_RE = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, newline and CR are fine
 
 
 def _text(value: Any) -> str:
@@ -86,6 +87,8 @@ def _text(value: Any) -> str:
     text = str(value).strip()
     if "\x00" in text:  # PostgreSQL text columns cannot store it; it is never meant
         raise ValueError("Contains a NUL character (\\x00): the file looks damaged.")
+    if CONTROL_RE.search(text):  # break spreadsheets (XLSX refuses them) and message headers
+        raise ValueError("Contains a control character: the file looks damaged.")
     return text
 
 

@@ -268,3 +268,20 @@ def test_contact_tag_filter_lists_a_bounded_number_of_tags(admin_client, shop, d
     vip = Tag.objects.get(name="vip").pk  # sorts after the first 100: still listed once chosen
     page = admin_client.get(f"/admin/contacts/contact/?tags__id__exact={vip}").content.decode()
     assert "anna.schmidt@example.com" in page and f'?tags__id__exact={vip}">vip</a>' in page
+
+
+def test_adding_a_contact_whose_email_differs_only_in_case_is_a_form_error(admin_client, shop):
+    response = admin_client.post(
+        "/admin/contacts/contact/add/",
+        {"email": "ANNA.Schmidt@Example.com", "status": "active", "attributes": "{}"},
+    )
+    assert response.status_code == 200  # the form again, with the error; not a 500
+    assert "Contact with this Email already exists" in response.content.decode()
+    assert Contact.objects.filter(email="anna.schmidt@example.com").count() == 1
+
+
+def test_control_characters_in_imported_text_are_row_errors():
+    from contacts.importing import csv_import
+
+    result = csv_import(kind="contacts", data=b"external_id,email,first_name\nA1,a@x.com,Ca\x01rl\n")
+    assert [(e["row"], e["column"]) for e in result.errors] == [(2, "first_name")]

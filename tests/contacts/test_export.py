@@ -93,3 +93,12 @@ def test_every_list_exports_csv(admin_client, imported_samples, url):
 @pytest.mark.parametrize("value", ['＝HYPERLINK("http://x")', "＋1", "－1", "＠SUM(A1)"])
 def test_full_width_formula_signs_are_escaped_too(value):
     assert cell_safe(value) == "'" + value
+
+
+def test_xlsx_export_survives_control_characters(admin_client):
+    contact = Contact.objects.create(email="c@example.com", first_name="Ca\x01rl\x1b", last_name="=1\x0b")
+    response = _export(admin_client, "export_xlsx", [contact.pk])
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert values[1][2:4] == ["Carl", "'=1"]

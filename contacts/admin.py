@@ -225,7 +225,7 @@ class ContactForm(forms.ModelForm):
 
     class Meta:
         model = Contact
-        fields = "__all__"
+        fields = ["external_id", "email"]  # the admin adds the fields of its fieldsets
 
     def clean_email(self):
         email = (self.cleaned_data.get("email") or "").strip().lower() or None

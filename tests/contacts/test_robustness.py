@@ -167,3 +167,13 @@ def test_unknown_fields_of_an_order_line_are_row_errors():
                   "lines": [{"sku": "S1", "unit_price": 1, "colour": "red"}]}],
     )  # fmt: skip
     assert result.errors == [{"row": 0, "column": "lines.colour", "message": "Unknown field."}]
+
+
+def test_order_whose_email_belongs_to_another_customer_id_is_a_row_error():
+    Contact.objects.create(external_id="X1", email="a@x.com")
+    result = csv_import(
+        kind="orders",
+        data=b"order_id,customer_id,email,placed_at,total\nO1,X9,a@x.com,2024-01-01,3\n",
+    )
+    assert result.errors == [{"row": 2, "column": "email", "message": "a@x.com belongs to customer X1."}]
+    assert (Order.objects.count(), Contact.objects.count()) == (0, 1)

@@ -315,7 +315,7 @@ class SurveyQuestion(models.Model):
     text = models.CharField(max_length=255)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TEXT)
     choices = models.CharField(max_length=500, blank=True, help_text="Comma separated, for 'choice'.")
-    attribute = models.SlugField(max_length=64, help_text="Stored as contact.attributes[<this>].")
+    attribute = models.SlugField(max_length=64, help_text="Stored as contact.attributes[survey_<this>].")
     order = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from journeys.models import Survey
-from journeys.services.surveys import survey_answers_store
+from journeys.services.surveys import survey_answer_clean, survey_answers_store
 from journeys.steps.survey import survey_token_read
 
 
@@ -26,7 +26,7 @@ def survey(request, token: str):
     if request.method == "POST":
         answers = {}
         for question in questions:
-            value = request.POST.get(f"q{question.pk}", "").strip()[:500]
+            value = survey_answer_clean(request.POST.get(f"q{question.pk}", ""))
             if question.kind == "choice" and value and value not in question.choice_list:
                 errors[question.pk] = "Please pick one of the choices."
             elif question.kind == "scale" and value and value not in {"1", "2", "3", "4", "5"}:

@@ -207,7 +207,7 @@ def test_survey_emails_a_link_and_the_hosted_page_stores_answers(segment_everyon
     response = client.post(path, {f"q{why.pk}": "Price", f"q{score.pk}": "4"})
     assert b"Thank you" in response.content
     contact.refresh_from_db()
-    assert contact.attributes == {"churn_reason": "Price", "nps": 4}
+    assert contact.attributes == {"survey_churn_reason": "Price", "survey_nps": 4}
     assert client.get(path[:-3] + "xx/").status_code == 404
 
 
@@ -297,3 +297,60 @@ def test_wait_until_a_date(segment_everyone):
     at = "2026-03-10T09:00:00+01:00"
     run(segment_everyone, {"wait": ("wait", {"mode": "date", "at": at})}, [("entry", "next", "wait")])
     assert Enrollment.objects.get().due_at == dt.datetime(2026, 3, 10, 8, 0, tzinfo=dt.UTC)
+
+
+def _survey_link(segment, *, attribute="churn_reason", kind="text"):
+    from messaging.models import Message, MessageTemplate
+
+    template = MessageTemplate.objects.create(
+        name="Survey mail", channel="email", subject="Tell us", html_body="{{ survey_url }}"
+    )
+    survey = Survey.objects.create(title="Why did you leave?")
+    question = SurveyQuestion.objects.create(survey=survey, text="Why?", kind=kind, attribute=attribute)
+    (contact,) = contacts_make(1)
+    run(
+        segment,
+        {"ask": ("survey", {"template_id": template.pk, "survey_id": survey.pk})},
+        [("entry", "next", "ask")],
+    )
+    path = Message.objects.get().context["survey_url"].removeprefix("http://testserver")
+    return contact, question, path
+
+
+def test_survey_answers_are_namespaced_and_never_overwrite_other_attributes(segment_everyone, client):
+    # A question whose attribute names an existing (segment-relevant) attribute must not overwrite it.
+    contact, question, path = _survey_link(segment_everyone, attribute="vip")
+    Contact.objects.filter(pk=contact.pk).update(attributes={"vip": "gold", "ltv_band": "high"})
+    assert b"Thank you" in client.post(path, {f"q{question.pk}": "not anymore"}).content
+    contact.refresh_from_db()
+    assert contact.attributes == {"vip": "gold", "ltv_band": "high", "survey_vip": "not anymore"}
+
+
+def test_survey_answers_are_size_limited_and_cleaned_of_control_characters(segment_everyone, client):
+    contact, question, path = _survey_link(segment_everyone)
+    response = client.post(path, {f"q{question.pk}": "a\x00b\x07c" + "x" * 5000})
+    assert response.status_code == 200  # a NUL crashed PostgreSQL's jsonb with a 500
+    contact.refresh_from_db()
+    answer = contact.attributes["survey_churn_reason"]
+    assert answer.startswith("abc") and len(answer) == 500
+
+
+def test_survey_post_needs_the_csrf_token_and_a_valid_signature(segment_everyone):
+    from django.test import Client
+
+    contact, question, path = _survey_link(segment_everyone)
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post(path, {f"q{question.pk}": "price"}).status_code == 403
+    page = strict.get(path)
+    token = page.cookies["csrftoken"].value
+    assert strict.post(path, {f"q{question.pk}": "price", "csrfmiddlewaretoken": token}).status_code == 200
+    token_part = path.rstrip("/").rsplit("/", 1)[1]
+    tampered = token_part[:-1] + ("A" if token_part[-1] != "A" else "B")
+    assert strict.get(path.replace(token_part, tampered)).status_code == 404
+    # A token signed for another purpose (same secret, other salt) is no survey link either.
+    from django.core import signing
+
+    forged = signing.dumps({"s": question.survey_id, "c": contact.pk, "e": None}, compress=True)
+    assert strict.get(path.replace(token_part, forged)).status_code == 404
+    contact.refresh_from_db()
+    assert contact.attributes == {"survey_churn_reason": "price"}

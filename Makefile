@@ -23,6 +23,7 @@ run: $(STAMP)
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py bootstrap
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_campaigns
 	@echo ""
 	@echo "  Winback is starting at http://127.0.0.1:5000/admin/  (Ctrl-C stops web, worker, beat and mail sink)"
 	@echo "  Log in with the admin account printed above on the first run (reset: .venv/bin/python manage.py changepassword admin)."

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, F, Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -193,35 +193,67 @@ def journey_migrate(
     step_mapping: dict[int, int],
     now: datetime | None = None,
 ) -> int:
-    """Move in-flight contacts of `from_version` to `to_version`: {old step id: new step id}.
+    """Move ALL in-flight contacts of `from_version` to `to_version`: {old step id: new step id}.
 
-    Only contacts at a mapped step move; the others finish on their version. Moved contacts run
-    their new step at the next tick (a wait restarts from now). Clearing the claim makes a batch
-    that is advancing these contacts right now roll back (its write-back checks the claim).
-    Returns how many moved.
+    Every step of `from_version` where contacts are in flight must be mapped: an omitted one is a
+    ValidationError before anything moves (nobody is left behind by accident). Moved contacts run
+    their new step at the next tick (a wait restarts from now) as a new visit (their step history
+    never collides). Clearing the claim makes a batch that is advancing these contacts right now
+    roll back (its write-back checks the claim). Returns how many moved.
     """
     if from_version.journey_id != to_version.journey_id:
         raise ValidationError("Both versions must belong to the same journey.")
-    old_ids = set(Step.objects.filter(version=from_version).values_list("id", flat=True))
+    if from_version.pk == to_version.pk:
+        raise ValidationError("Pick two different versions.")
+    try:
+        mapping = {int(k): int(v) for k, v in step_mapping.items()}
+    except (TypeError, ValueError):
+        raise ValidationError("The step mapping must map step ids to step ids.") from None
+    # Serialise with publishing and other migrations of this journey.
+    Journey.objects.select_for_update().filter(pk=from_version.journey_id).first()
+    old_steps = dict(Step.objects.filter(version=from_version).values_list("id", "name"))
     new_ids = set(Step.objects.filter(version=to_version).values_list("id", flat=True))
-    bad = [k for k, v in step_mapping.items() if int(k) not in old_ids or int(v) not in new_ids]
+    bad = [k for k, v in mapping.items() if k not in old_steps or v not in new_ids]
     if bad:
         raise ValidationError(f"Steps {bad} are not steps of the two versions.")
+    in_flight = Enrollment.objects.filter(version=from_version, state__in=Enrollment.IN_FLIGHT)
+
+    def unmapped() -> dict[int | None, int]:
+        return dict(
+            in_flight.exclude(step_id__in=list(mapping))
+            .order_by()
+            .values("step_id")
+            .annotate(n=Count("id"))
+            .values_list("step_id", "n")
+        )
+
+    def refuse(left: dict[int | None, int]) -> ValidationError:
+        where = ", ".join(
+            f"{old_steps.get(step_id) or step_id or 'no step'} ({n})" for step_id, n in left.items()
+        )
+        return ValidationError(
+            f"Contacts are in flight at steps the mapping omits: {where}. Map every occupied step."
+        )
+
+    if left := unmapped():
+        raise refuse(left)
     now = now or timezone.now()
     moved = 0
-    for old, new in step_mapping.items():
-        moved += Enrollment.objects.filter(
-            version=from_version, step_id=int(old), state__in=Enrollment.IN_FLIGHT
-        ).update(
+    for old, new in mapping.items():
+        moved += in_flight.filter(step_id=old).update(
             claimed_by="",
             claimed_until=None,
             version=to_version,
-            step_id=int(new),
+            step_id=new,
+            visit=F("visit") + 1,
             state=Enrollment.State.ACTIVE,
             due_at=now,
             step_entered_at=now,
             wait_reason=f"moved from v{from_version.number}",
         )
+    # A tick that committed meanwhile may have moved someone to an unmapped step: undo everything.
+    if left := unmapped():
+        raise refuse(left)
     return moved
 
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 from django_celery_beat.models import PeriodicTask
 
 from journeys.models import Edge, Enrollment, Journey, Step
@@ -143,3 +144,67 @@ def test_deleting_a_journey_removes_its_schedule(admin_client, journey):
     assert response.status_code == 302
     assert not Journey.objects.filter(pk=journey.pk).exists()
     assert not PeriodicTask.objects.filter(name=f"journey:{journey.pk}:entry").exists()
+
+
+def test_migrate_refuses_a_mapping_that_omits_a_step_with_contacts_before_moving_anyone(segment_everyone):
+    journey = journey_build(
+        "Partial",
+        {
+            "entry": ("entry", {"segment_id": segment_everyone.pk, "every": 6, "period": "hours"}),
+            "split": (
+                "ab_split",
+                {"variants": [{"label": "A", "percent": 50}, {"label": "B", "percent": 50}]},
+            ),
+            "wait_a": ("wait", {"days": 1}),
+            "wait_b": ("wait", {"days": 2}),
+        },
+        [("entry", "next", "split"), ("split", "A", "wait_a"), ("split", "B", "wait_b")],
+        now=T0,
+    )
+    contacts_make(20)
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="", max_seconds=None)
+    v1 = journey.current_version
+    at = dict(Enrollment.objects.values_list("step__name").annotate(n=Count("id")))
+    assert set(at) == {"wait_a", "wait_b"}
+    v2 = journey_publish(journey=journey, now=T0 + DAY)
+    old_a = Step.objects.get(version=v1, name="wait_a").pk
+    new_a = Step.objects.get(version=v2, name="wait_a").pk
+    with pytest.raises(ValidationError, match="wait_b"):
+        journey_migrate(from_version=v1, to_version=v2, step_mapping={old_a: new_a}, now=T0 + DAY)
+    assert set(Enrollment.objects.values_list("version", flat=True)) == {v1.pk}  # nobody moved
+    # Mapping every occupied step moves everyone; unoccupied steps need no mapping.
+    old_b = Step.objects.get(version=v1, name="wait_b").pk
+    new_b = Step.objects.get(version=v2, name="wait_b").pk
+    moved = journey_migrate(
+        from_version=v1, to_version=v2, step_mapping={old_a: new_a, old_b: new_b}, now=T0 + DAY
+    )
+    assert moved == 20 and set(Enrollment.objects.values_list("version", flat=True)) == {v2.pk}
+
+
+def test_migrate_rejects_malformed_mappings_with_a_validation_error(journey):
+    v1 = journey.current_version
+    v2 = journey_publish(journey=journey, now=T0 + DAY)
+    with pytest.raises(ValidationError):
+        journey_migrate(from_version=v1, to_version=v2, step_mapping={"abc": "1"})
+
+
+def test_migrated_contacts_start_a_new_visit_so_their_history_never_collides(journey):
+    contacts_make(2)
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="", max_seconds=None)
+    v1 = journey.current_version
+    v2 = journey_publish(journey=journey, now=T0 + DAY)
+    before = dict(Enrollment.objects.values_list("id", "visit"))
+    journey_migrate(
+        from_version=v1,
+        to_version=v2,
+        step_mapping={
+            Step.objects.get(version=v1, name="wait").pk: Step.objects.get(version=v2, name="wait").pk
+        },
+        now=T0 + DAY,
+    )
+    after = dict(Enrollment.objects.values_list("id", "visit"))
+    assert all(after[i] == before[i] + 1 for i in before)
+    journeys_tick(now=T0 + 4 * DAY, deliver="", max_seconds=None)
+    assert set(Enrollment.objects.values_list("state", flat=True)) == {"completed"}

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from django.db.models import QuerySet
@@ -32,20 +35,48 @@ def cell_safe(value: Any) -> Any:
         )
     if isinstance(value, int | float | Decimal):
         return value
+    if isinstance(value, dict | list):  # JSON (attributes): as JSON text
+        value = json.dumps(value, ensure_ascii=False, default=str)
     text = value if isinstance(value, str) else str(value)
     if text.startswith(FORMULA_STARTS):
         return "'" + text
     return text
 
 
+Related = Callable[[list[int]], dict[int, Any]]  # row ids -> value per id (missing: empty)
+
+
 def rows_export(
-    *, queryset: QuerySet, columns: Sequence[tuple[str, str]], chunk_size: int = 2000
+    *,
+    queryset: QuerySet,
+    columns: Sequence[tuple[str, str]],
+    chunk_size: int = 2000,
+    related: Sequence[tuple[str, Related]] = (),
 ) -> Iterator[list]:
-    """Header, then one list per row: one SELECT streamed in chunks (no model instances)."""
-    yield [header for header, _ in columns]
+    """Header, then one list per row: one SELECT streamed in chunks (no model instances).
+    `related` columns (e.g. a contact's tags) cost one query per chunk of rows."""
+    yield [header for header, _ in columns] + [header for header, _ in related]
     paths = [path for _, path in columns]
-    for values in queryset.values_list(*paths).iterator(chunk_size=chunk_size):
-        yield [cell_safe(v) for v in values]
+    if not related:
+        for values in queryset.values_list(*paths).iterator(chunk_size=chunk_size):
+            yield [cell_safe(v) for v in values]
+        return
+    rows = queryset.values_list("pk", *paths).iterator(chunk_size=chunk_size)
+    while chunk := list(islice(rows, chunk_size)):
+        found = [fetch([values[0] for values in chunk]) for _, fetch in related]
+        for values in chunk:
+            yield [cell_safe(v) for v in values[1:]] + [cell_safe(f.get(values[0])) for f in found]
+
+
+def contact_tag_names(ids: list[int]) -> dict[int, str]:
+    """Contact id -> its tag names, comma-separated (one query)."""
+    from contacts.models import Contact
+
+    names: dict[int, list[str]] = defaultdict(list)
+    through = Contact.tags.through.objects.filter(contact_id__in=ids).order_by("tag__name")
+    for contact_id, name in through.values_list("contact_id", "tag__name"):
+        names[contact_id].append(name)
+    return {contact_id: ", ".join(tags) for contact_id, tags in names.items()}
 
 
 def csv_stream(*, rows: Iterable[list], rows_per_chunk: int = 2000) -> Iterator[str]:

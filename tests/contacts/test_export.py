@@ -1,5 +1,6 @@
 import csv
 import io
+import json
 
 import pytest
 from openpyxl import load_workbook
@@ -102,3 +103,29 @@ def test_xlsx_export_survives_control_characters(admin_client):
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     values = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert values[1][2:4] == ["Carl", "'=1"]
+
+
+def test_contact_export_includes_tags_and_attributes_escaped(admin_client, django_assert_max_num_queries):
+    from contacts.models import Tag
+
+    first = Contact.objects.create(email="a@example.com", attributes={"note": "=1+1", "n": 2})
+    first.tags.add(Tag.objects.create(name="=cmd|' /C calc'!A0"), Tag.objects.create(name="vip"))
+    second = Contact.objects.create(email="b@example.com")
+    response = _export(admin_client, "export_csv", [first.pk, second.pk])
+    with django_assert_max_num_queries(3):  # the rows, then the tags of each chunk of rows
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    header = rows[0]
+    tags, attributes = header.index("tags"), header.index("attributes")
+    assert rows[1][tags] == "'=cmd|' /C calc'!A0, vip"
+    assert json.loads(rows[1][attributes]) == {"note": "=1+1", "n": 2}
+    assert (rows[2][tags], rows[2][attributes]) == ("", "{}")
+    sheet = load_workbook(
+        io.BytesIO(b"".join(_export(admin_client, "export_xlsx", [first.pk]).streaming_content))
+    )
+    values = [[cell.value for cell in row] for row in sheet.active.iter_rows()]
+    assert values[1][tags] == "'=cmd|' /C calc'!A0, vip"
+
+
+@pytest.mark.parametrize(("value", "expected"), [({"a": "=1"}, '{"a": "=1"}'), (["=x"], '["=x"]')])
+def test_json_values_export_as_json_text(value, expected):
+    assert cell_safe(value) == expected

@@ -13,6 +13,7 @@ from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
@@ -22,6 +23,7 @@ from journeys.models import (
     Conversion,
     Edge,
     Enrollment,
+    EntryRun,
     Journey,
     JourneyVersion,
     Step,
@@ -100,11 +102,14 @@ class JourneyAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["name"]
     list_select_related = ["current_version"]
-    readonly_fields = ["status", "current_version", "report", "graph"]
+    readonly_fields = ["status", "current_version", "last_entry", "report", "graph"]
     inlines = [StepInline, EdgeInline]
     actions = ["publish", "pause", "resume", "archive"]
     fieldsets = [
-        (None, {"fields": ["name", "description", "status", "current_version", "report", "graph"]}),
+        (
+            None,
+            {"fields": ["name", "description", "status", "current_version", "last_entry", "report", "graph"]},
+        ),
         ("Entry and conversion", {"fields": ["reentry", "reentry_days", "conversion_window_days"]}),
         (
             "Sending rules",
@@ -149,6 +154,18 @@ class JourneyAdmin(admin.ModelAdmin):
             for g in data["groups"]
         )
         return format_html("{}<br>{}", states, groups)
+
+    @admin.display(description="last entry run")
+    def last_entry(self, obj):
+        run = EntryRun.objects.filter(journey=obj).first() if obj.pk else None
+        if run is None:
+            return "—"
+        when = timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M")
+        if run.error:
+            return format_html(
+                '<strong style="color:#ba2121">{}: nobody entered: {}</strong>', when, run.error
+            )
+        return f"{when}: {run.entered} entered"
 
     @admin.display(description="draft graph")
     def graph(self, obj):

@@ -287,11 +287,16 @@ class EntryRun(models.Model):
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="entry_runs")
     started_at = models.DateTimeField(default=now)
     entered = models.PositiveIntegerField(default=0)
+    error = models.CharField(
+        max_length=500, blank=True, help_text="Why nobody could enter (e.g. the segment was deleted)."
+    )
 
     class Meta:
-        ordering = ["-started_at"]
+        ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
+        if self.error:
+            return f"Entry run {self.pk} failed: {self.error}"
         return f"Entry run {self.pk}: {self.entered} entered"
 
 

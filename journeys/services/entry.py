@@ -31,9 +31,14 @@ def holdout_bucket(*, journey_id: int, contact_id: int) -> int:
     return ((contact_id * _HASH_MULTIPLIER + journey_id * 40503) % _HASH_MODULUS) % 100
 
 
+class EntryError(Exception):
+    """The journey cannot take anyone now for a reason the marketer must fix (recorded on the run)."""
+
+
 def entry_candidates(*, journey: Journey, now: datetime) -> tuple[QuerySet, QuerySet] | None:
     """(segment contacts, contacts to enroll now) or None when the journey takes nobody now."""
     from segments.models import Segment
+    from segments.rules import RuleError
     from segments.selectors import segment_contacts
 
     if journey.status != Journey.Status.ACTIVE:
@@ -46,8 +51,13 @@ def entry_candidates(*, journey: Journey, now: datetime) -> tuple[QuerySet, Quer
         return None
     if config.get("end_at") and now > parse_datetime(config["end_at"]):
         return None
-    segment = Segment.objects.get(pk=config["segment_id"])
-    members = segment_contacts(segment=segment).order_by()
+    segment = Segment.objects.filter(pk=config["segment_id"]).first()
+    if segment is None:
+        raise EntryError(f"the entry segment {config['segment_id']} does not exist (deleted?)")
+    try:
+        members = segment_contacts(segment=segment).order_by()
+    except RuleError as exc:
+        raise EntryError(f"the entry segment “{segment}” cannot be evaluated: {exc}") from None
     candidates = members
     if config.get("consent"):
         candidates = candidates.filter(status="active", **{f"{config['consent']}_consent": True})
@@ -76,7 +86,13 @@ def journey_enter(*, journey: Journey, now: datetime | None = None) -> int:
     """Enroll the entry segment's contacts now. Returns how many entered."""
     now = now or timezone.now()
     journey = Journey.objects.select_related("current_version").get(pk=journey.pk)
-    found = entry_candidates(journey=journey, now=now)
+    try:
+        found = entry_candidates(journey=journey, now=now)
+    except EntryError as exc:
+        # Beat runs this every period: record why (the journey page shows it) instead of raising.
+        logger.warning("Journey %s: nobody entered: %s", journey.pk, exc)
+        EntryRun.objects.create(journey=journey, started_at=now, error=str(exc)[:500])
+        return 0
     if found is None:
         return 0
     members, candidates = found

@@ -118,3 +118,28 @@ def test_holdout_purchases_are_recorded_for_lift(segment_everyone):
     order = Order.objects.create(external_id="h1", contact=contact, placed_at=T0 + DAY, total=12)
     assert conversions_record(order_ids=[order.pk]) == 1
     assert journey.conversions.get().holdout is True
+
+
+@pytest.mark.parametrize("broken", ["entry segment deleted", "referenced segment deleted"])
+def test_entry_with_a_deleted_segment_fails_clearly_instead_of_crashing_beat(
+    segment_everyone, broken, admin_client
+):
+    from journeys.models import EntryRun
+    from journeys.tasks import journey_enter_task
+    from segments.models import Segment
+
+    inner = Segment.objects.create(name="Inner", rules={})
+    outer = Segment.objects.create(
+        name="Outer",
+        rules={"op": "and", "rules": [{"field": "segment", "operator": "in", "value": inner.pk}]},
+    )
+    journey = entry_journey(outer)
+    contacts_make(2)
+    (outer if broken == "entry segment deleted" else inner).delete()
+    for _ in range(2):  # every beat run: no exception, nobody enters, the reason is recorded
+        assert journey_enter_task(journey.pk) == 0
+    assert not Enrollment.objects.exists()
+    run = EntryRun.objects.filter(journey=journey).first()
+    assert run.entered == 0 and "segment" in run.error and "does not exist" in run.error
+    page = admin_client.get(f"/admin/journeys/journey/{journey.pk}/change/").content.decode()
+    assert "does not exist" in page

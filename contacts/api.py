@@ -48,7 +48,7 @@ def _endpoint(kind: str):
             payload = json.loads(request.body or b"null")
         except RequestDataTooBig:
             return too_big
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
             return _error(400, "The body is not valid JSON.")
         items = payload if isinstance(payload, list) else [payload]
         if not items or not all(isinstance(i, dict) for i in items):

@@ -281,3 +281,11 @@ def test_two_requests_creating_the_same_contact_at_once_both_succeed():
     assert response.status_code == 200, response.content
     assert response.json() == {"received": 1, "created": 0, "updated": 1}
     assert list(Contact.objects.values_list("external_id", "first_name")) == [("R-1", "Second")]
+
+
+def test_deeply_nested_json_is_400_not_500(client, token):
+    body = "[" * 50_000 + "]" * 50_000
+    response = client.post(
+        "/api/contacts/", data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert response.status_code == 400

@@ -8,6 +8,7 @@ from journeys.steps.base import StepKind, StepResult, model_exists
 
 
 def sha256_normalised(value: str | None) -> str:
+    """SHA-256 of the trimmed, lowercased value ("" stays "")."""
     value = (value or "").strip().lower()
     if not value:
         return ""
@@ -15,8 +16,13 @@ def sha256_normalised(value: str | None) -> str:
 
 
 def phone_normalised(value: str | None) -> str:
-    digits = "".join(ch for ch in (value or "") if ch.isdigit())
-    return digits  # E.164 without '+', as the ad platforms expect before hashing
+    """E.164 with the leading '+' (national numbers get the default prefix); "" when not a phone."""
+    from contacts.services.normalise import phone_normalise
+
+    try:
+        return phone_normalise(value=value) or ""
+    except ValueError:
+        return ""
 
 
 class AudienceAdd(StepKind):

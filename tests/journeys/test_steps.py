@@ -154,7 +154,7 @@ def test_audience_export_hashes_normalised_email_and_phone(segment_everyone, adm
     run(segment_everyone, {"aud": ("audience_add", {"export_id": export.pk})}, [("entry", "next", "aud")])
     member = export.members.get()
     assert member.email_sha256 == hashlib.sha256(b"ada.0@example.com").hexdigest()
-    assert member.phone_sha256 == hashlib.sha256(b"4915100000").hexdigest()
+    assert member.phone_sha256 == hashlib.sha256(b"+4915100000").hexdigest()
     response = admin_client.get(f"/admin/journeys/audienceexport/{export.pk}/download/")
     body = b"".join(response.streaming_content).decode()
     assert body.splitlines() == ["email_sha256,phone_sha256", f"{member.email_sha256},{member.phone_sha256}"]
@@ -354,3 +354,38 @@ def test_survey_post_needs_the_csrf_token_and_a_valid_signature(segment_everyone
     assert strict.get(path.replace(token_part, forged)).status_code == 404
     contact.refresh_from_db()
     assert contact.attributes == {"survey_churn_reason": "price"}
+
+
+def test_audience_export_hashes_national_phone_numbers_as_e164(segment_everyone, settings):
+    settings.WINBACK_DEFAULT_PHONE_PREFIX = "+49"
+    export = AudienceExport.objects.create(name="National")
+    a, b, c = contacts_make(3)
+    # Stored without validation (bulk paths skip validators): national, 00-prefixed, garbage.
+    Contact.objects.filter(pk=a.pk).update(phone="0151 2345-678")
+    Contact.objects.filter(pk=b.pk).update(phone="0049 151 2345678")
+    Contact.objects.filter(pk=c.pk).update(phone="call me", email="")
+    run(segment_everyone, {"aud": ("audience_add", {"export_id": export.pk})}, [("entry", "next", "aud")])
+    hashes = dict(export.members.values_list("contact_id", "phone_sha256"))
+    e164 = hashlib.sha256(b"+491512345678").hexdigest()
+    assert hashes == {a.pk: e164, b.pk: e164, c.pk: ""}
+    assert export.members.get(contact_id=c.pk).email_sha256 == ""
+
+
+def test_audience_download_needs_permission(segment_everyone, client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    export = AudienceExport.objects.create(name="Secret")
+    contacts_make(1)
+    run(segment_everyone, {"aud": ("audience_add", {"export_id": export.pk})}, [("entry", "next", "aud")])
+    url = f"/admin/journeys/audienceexport/{export.pk}/download/"
+    assert client.get(url).status_code == 302  # anonymous: to the login page
+    staff = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(staff)
+    response = client.get(url)
+    assert response.status_code in (302, 403) and not hasattr(response, "streaming_content")
+    staff.user_permissions.add(Permission.objects.get(codename="view_audienceexport"))
+    response = client.get(url)
+    assert response.status_code == 200
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0] == "email_sha256,phone_sha256" and len(lines) == 2
+    assert all(len(cell) == 64 for cell in lines[1].split(","))

@@ -69,6 +69,8 @@ def csv_import(
 ) -> ImportResult:
     """Import a CSV file of `kind` (contacts, products, orders). See README, section csv."""
     text, encoding = reader.text_decode(data=data)
+    if "\r" in text and "\n" not in text:  # classic Mac line endings
+        text = text.replace("\r", "\n")
     delimiter = reader.delimiter_detect(text=text)
     headers = reader.csv_headers(text=text, delimiter=delimiter)
     result = ImportResult(kind=kind, encoding=encoding, delimiter=delimiter, dry_run=dry_run)

@@ -121,9 +121,28 @@ def columns_map(
 
 def csv_records(*, text: str, delimiter: str, column_map: ColumnMap) -> Iterator[tuple[int, dict]]:
     """(row number as a spreadsheet shows it, raw canonical values) for each non-empty data row."""
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    width = len(next(reader, None) or [])
-    for number, cells in enumerate(reader, start=2):
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    try:
+        width = len(next(reader, None) or [])
+    except csv.Error:
+        width = 0
+    number = 1
+    while True:
+        number += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # Strict: an unterminated quote would otherwise swallow the rest of the file into one cell.
+            yield (
+                number,
+                {
+                    "_structure": f"The file cannot be read from this row on ({exc}): check for a quote "
+                    '(") that is opened but not closed, or a cell of more than 131,072 characters.'
+                },
+            )
+            return
         if not any(c.strip() for c in cells):
             continue
         if len(cells) < width or any(c.strip() for c in cells[width:]):

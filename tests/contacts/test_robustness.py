@@ -177,3 +177,26 @@ def test_order_whose_email_belongs_to_another_customer_id_is_a_row_error():
     )
     assert result.errors == [{"row": 2, "column": "email", "message": "a@x.com belongs to customer X1."}]
     assert (Order.objects.count(), Contact.objects.count()) == (0, 1)
+
+
+def test_an_unterminated_quote_is_a_row_error_not_a_swallowed_file():
+    result = csv_import(
+        kind="contacts", data=b'external_id,email,first_name\nA1,a@x.com,"Ann\nA2,b@x.com,Ben\n'
+    )
+    assert [(e["row"], e["column"]) for e in result.errors] == [(2, "")]
+    assert "quote" in result.errors[0]["message"]
+    assert Contact.objects.count() == 0
+
+
+def test_a_cell_over_the_csv_field_limit_is_a_row_error():
+    result = csv_import(
+        kind="contacts", data=b"external_id,email,first_name\nA1,a@x.com," + b"x" * 200_000 + b"\n"
+    )
+    assert [(e["row"], e["column"]) for e in result.errors] == [(2, "")]
+    assert Contact.objects.count() == 0
+
+
+def test_old_mac_line_endings_are_read():
+    result = csv_import(kind="contacts", data=b"external_id,email\rA1,a@x.com\rA2,b@x.com\r")
+    assert result.ok, result.errors
+    assert Contact.objects.count() == 2

@@ -30,7 +30,14 @@ class Command(BaseCommand):
             return
         lines = []
         if result.scoring_run_id:
-            lines.append(f"  scoring run #{result.scoring_run_id}: {result.scoring_seconds:.1f}s")
+            lines.append(
+                f"  scoring run #{result.scoring_run_id} {result.scoring_status}: "
+                f"{result.scoring_seconds:.1f}s"
+            )
+            if result.scoring_status != "done":
+                self.stderr.write(
+                    f"Scoring run #{result.scoring_run_id} failed: see Segments > Scoring runs."
+                )
         sizes = ", ".join(
             f"{name} ({'?' if size is None else f'{size:,}'})" for name, size in result.segment_sizes.items()
         )
@@ -41,6 +48,11 @@ class Command(BaseCommand):
             lines.append(f"  message templates: {', '.join(result.templates_created)}")
         for name in result.journeys_created:
             lines.append(f"  journey '{name}': /admin/journeys/journey/{result.journey_ids[name]}/change/")
+        if result.entered:
+            lines.append(
+                f"  {result.entered:,} contacts entered the win-back journey "
+                "(emails go out once the worker runs)"
+            )
         self.stdout.write(
             self.style.SUCCESS(f"Demo campaigns ready in {time.monotonic() - started:.1f}s:")
             + "\n"

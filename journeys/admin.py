@@ -89,11 +89,22 @@ class EdgeInline(DraftInlineMixin, admin.TabularInline):
     verbose_name = "edge (draft)"
     verbose_name_plural = "Edges of the draft: from a step along a branch (next, yes/no, variant…) to a step"
 
+    def get_queryset(self, request):
+        # Each row shows str(edge), which names both steps.
+        return super().get_queryset(request).select_related("from_step", "to_step")
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name in ("from_step", "to_step"):
-            journey_id = request.resolver_match.kwargs.get("object_id")
-            kwargs["queryset"] = Step.objects.filter(journey_id=journey_id, version__isnull=True)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name not in ("from_step", "to_step"):
+            return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        journey_id = request.resolver_match.kwargs.get("object_id")
+        kwargs["queryset"] = Step.objects.filter(journey_id=journey_id, version__isnull=True)
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        # Two selects per edge form: read the draft's steps once per request, not once per select.
+        cache = request.__dict__.setdefault("_journey_draft_step_choices", {})
+        if journey_id not in cache:
+            cache[journey_id] = [("", field.empty_label), *((s.pk, str(s)) for s in field.queryset)]
+        field.choices = cache[journey_id]
+        return field
 
 
 @admin.register(Journey)

@@ -137,3 +137,45 @@ def test_explain_page_query_budget(admin_client, journey, django_assert_max_num_
     with django_assert_max_num_queries(8):
         response = admin_client.get(f"/admin/journeys/enrollment/{enrollment.pk}/explain/")
     assert response.status_code == 200
+
+
+def _chain(name, n, segment_id):
+    steps = {"entry": ("entry", {"segment_id": segment_id, "every": 1, "period": "days"})}
+    steps.update({f"w{i}": ("wait", {"days": 1}) for i in range(n - 1)})
+    names = list(steps)
+    return journey_build(
+        name, steps, [(a, "next", b) for a, b in zip(names, names[1:], strict=False)], now=T0
+    )
+
+
+def test_journey_change_page_query_count_does_not_grow_with_steps(admin_client, segment_everyone):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    small = _chain("Small", 3, segment_everyone.pk)
+    big = _chain("Big", 50, segment_everyone.pk)
+    admin_client.get(f"/admin/journeys/journey/{small.pk}/change/")  # warm the content type cache
+    with CaptureQueriesContext(connection) as few:
+        assert admin_client.get(f"/admin/journeys/journey/{small.pk}/change/").status_code == 200
+    with CaptureQueriesContext(connection) as many:
+        response = admin_client.get(f"/admin/journeys/journey/{big.pk}/change/")
+    assert response.status_code == 200 and response.content.count(b"w48") >= 1
+    assert len(many.captured_queries) == len(few.captured_queries) <= 16
+
+
+def test_journey_changelist_query_count_does_not_grow_with_journeys(admin_client, segment_everyone):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _chain("One", 2, segment_everyone.pk)
+    admin_client.get("/admin/journeys/journey/")
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get("/admin/journeys/journey/")
+    for i in range(6):
+        journey = _chain(f"More {i}", 3, segment_everyone.pk)
+        contacts_make(2, prefix=f"m{i}-")
+        journey_enter(journey=journey, now=T0)
+    with CaptureQueriesContext(connection) as many:
+        response = admin_client.get("/admin/journeys/journey/")
+    assert response.content.count(b"More ") >= 6
+    assert len(many.captured_queries) == len(few.captured_queries) <= 10

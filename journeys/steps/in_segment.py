@@ -16,9 +16,8 @@ class InSegment(StepKind):
         }
 
     def run(self, *, step, enrollments, ctx):
-        from segments.selectors import segment_contains
-
         from segments.models import Segment
+        from segments.selectors import segment_contains
 
         segment = Segment.objects.get(pk=step.config["segment_id"])
         inside = segment_contains(segment=segment, contact_ids=[e.contact_id for e in enrollments])

@@ -70,7 +70,8 @@ def _choice(choices: dict[str, str], what: str) -> Callable[[Any], str | None]:
     return clean
 
 
-CONTACT_STATUSES = {s.value: s.value for s in Contact.Status} | {
+# "anonymized" is the outcome of a GDPR request (data blanked), not a status a file may set.
+CONTACT_STATUSES = {s.value: s.value for s in Contact.Status if s != Contact.Status.ANONYMIZED} | {
     "subscribed": "active",
     "enabled": "active",
     "disabled": "active",

@@ -16,6 +16,7 @@ from contacts.services.results import RowError, RowErrors, UpsertResult
 from contacts.signals import contacts_changed
 
 CHANNELS = ("email", "sms", "push")
+SUPPRESSED = (Contact.Status.UNSUBSCRIBED, Contact.Status.BOUNCED)
 # Plain fields a row may set; consent, tags and attributes are handled separately.
 PLAIN_FIELDS = (
     "external_id",
@@ -165,6 +166,10 @@ def _upsert_batch(rows: list[dict], *, source: str, now: datetime) -> tuple[Upse
         for name in PLAIN_FIELDS:
             if row.get(name) is not None:
                 values[name] = row[name]
+        if current and current["status"] in SUPPRESSED and values["status"] == Contact.Status.ACTIVE:
+            # A shop file or request says "active" by default: it must not undo an unsubscribe or
+            # a bounce recorded here. Reactivating is done on the contact page.
+            values["status"] = current["status"]
         for channel in CHANNELS:
             given = row.get(f"{channel}_consent")
             if given is not None and (current is None or given != current[f"{channel}_consent"]):

@@ -200,3 +200,18 @@ def test_old_mac_line_endings_are_read():
     result = csv_import(kind="contacts", data=b"external_id,email\rA1,a@x.com\rA2,b@x.com\r")
     assert result.ok, result.errors
     assert Contact.objects.count() == 2
+
+
+@pytest.mark.parametrize("stored", ["unsubscribed", "bounced"])
+def test_an_import_never_turns_a_suppressed_contact_back_to_active(stored):
+    Contact.objects.create(external_id="A1", email="a@x.com", status=stored)
+    result = csv_import(kind="contacts", data=b"external_id,email,status,first_name\nA1,a@x.com,active,Ann\n")
+    assert result.ok, result.errors
+    contact = Contact.objects.get()
+    assert (contact.status, contact.first_name) == (stored, "Ann")
+
+
+def test_status_anonymized_cannot_be_imported():
+    result = records_import(kind="contacts", records=[{"email": "a@x.com", "status": "anonymized"}])
+    assert [(e["row"], e["column"]) for e in result.errors] == [(0, "status")]
+    assert Contact.objects.count() == 0

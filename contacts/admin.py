@@ -12,7 +12,14 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -166,6 +173,8 @@ class ImportMixin:
         }
         changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
         if request.method == "POST" and request.POST.get("confirm"):
+            if not request.POST["confirm"].isdigit():
+                raise Http404("No such import.")
             job = get_object_or_404(ImportJob, pk=request.POST["confirm"], kind=self.import_kind)
             result = import_job_run(job_id=job.pk)
             if result is None:

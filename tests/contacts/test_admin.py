@@ -285,3 +285,8 @@ def test_control_characters_in_imported_text_are_row_errors():
 
     result = csv_import(kind="contacts", data=b"external_id,email,first_name\nA1,a@x.com,Ca\x01rl\n")
     assert [(e["row"], e["column"]) for e in result.errors] == [(2, "first_name")]
+
+
+def test_import_confirm_with_a_bad_job_id_is_404(admin_client):
+    response = admin_client.post("/admin/contacts/contact/import/", {"confirm": "abc"})
+    assert response.status_code == 404

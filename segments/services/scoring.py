@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, Sum, Window
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -444,6 +444,12 @@ def scoring_run_execute(*, run: ScoringRun, as_of: dt.datetime | None = None) ->
             )
             done = min(start + WRITE_BATCH, len(rows))
             _progress(run, 40 + int(55 * done / len(rows)), f"Saved {done:,} of {len(rows):,} scores")
+
+        if connection.vendor == "postgresql":
+            # Score rows were just rewritten: fresh planner statistics keep segment queries on good plans.
+            phases.start("analyze")
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {ContactScore._meta.db_table}, {ScoreChange._meta.db_table}")
 
         run.status = ScoringRun.Status.DONE
         run.contacts_scored = len(contact_ids)

@@ -35,9 +35,9 @@ def test_small_shop_scores_ties_refunds_and_non_buyers():
     assert run.status == "done", run.error
     assert run.contacts_scored == 7 and run.buyers == 5
     assert "CLV needs at least" in run.clv_missing_reason and run.clv_fit is None
-    assert set(run.phase_seconds) == {
+    assert {
         "read purchases", "compute scores and CLV", "read previous values", "write changes", "write scores",
-    }  # fmt: skip
+    } <= set(run.phase_seconds)  # fmt: skip
 
     scores = {s.contact_id: s for s in ContactScore.objects.all()}
     assert scores[never.pk].lifecycle_stage == "never" and scores[never.pk].r_score is None

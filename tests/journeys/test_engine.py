@@ -313,3 +313,121 @@ def test_tick_started_by_a_clock_uses_real_time(segment_everyone):
     journey_enter(journey=journey)
     journeys_tick(deliver="")
     assert Enrollment.objects.filter(state="completed", exited_at__lte=timezone.now()).count() == 2
+
+
+def _kind_steps(kind, *, segment, email_template, pool):
+    """One step of `kind` after the entry (and what it needs before it)."""
+    from journeys.models import AudienceExport, Survey, SurveyQuestion
+    from messaging.models import MessageTemplate
+
+    if kind.startswith("send_sms"):
+        template = MessageTemplate.objects.create(name="T sms", channel="sms", sms_text="Hi")
+        return {"x": ("send_sms", {"template_id": template.pk})}
+    if kind == "send_push":
+        template = MessageTemplate.objects.create(
+            name="T push", channel="push", push_title="Hi", push_body="x"
+        )
+        return {"x": ("send_push", {"template_id": template.pk})}
+    if kind == "survey":
+        survey = Survey.objects.create(title="S")
+        SurveyQuestion.objects.create(survey=survey, text="Why?", attribute="why")
+        return {"x": ("survey", {"template_id": email_template.pk, "survey_id": survey.pk})}
+    if kind in ("add_tag", "remove_tag"):
+        from contacts.models import Tag
+
+        Tag.objects.create(name="t")  # created once, not part of what a batch costs
+    if kind == "audience_add":
+        return {"x": ("audience_add", {"export_id": AudienceExport.objects.create(name="A").pk})}
+    configs = {
+        "wait": ("wait", {"seconds": 0, "minutes": 1}),
+        "wait_weekday": ("wait", {"mode": "weekday_time", "weekday": "monday", "time": "09:00"}),
+        "wait_date": ("wait", {"mode": "date", "at": "2026-01-01T00:00:00+00:00"}),
+        "in_segment": ("in_segment", {"segment_id": segment.pk}),
+        "has_purchased": ("has_purchased", {"more_than": 0, "days": 30}),
+        "has_purchased_since_entry": ("has_purchased", {"more_than": 0, "since_entry": True}),
+        "attribute_split": ("attribute_split", {"field": "attributes.tier", "values": ["gold"]}),
+        "ab_split": (
+            "ab_split",
+            {"variants": [{"label": "A", "percent": 50}, {"label": "B", "percent": 50}]},
+        ),
+        "assign_coupon": ("assign_coupon", {"pool_id": pool.pk}),
+        "send_email": ("send_email", {"template_id": email_template.pk}),
+        "set_attribute": ("update_contact", {"action": "set_attribute", "attribute": "seen", "value": 1}),
+        "add_tag": ("update_contact", {"action": "add_tag", "tag": "t"}),
+        "remove_tag": ("update_contact", {"action": "remove_tag", "tag": "t"}),
+        "set_consent": ("update_contact", {"action": "set_consent", "channel": "sms", "value": False}),
+        "anonymize": ("contact_data", {"mode": "anonymize"}),
+        "delete": ("contact_data", {"mode": "delete"}),
+        "end": ("end", {}),
+    }
+    if kind == "engagement":
+        return {
+            "mail": ("send_email", {"template_id": email_template.pk}),
+            "x": ("engagement", {"step_key": "mailkey", "event": "opened"}),
+        }
+    return {"x": configs[kind]}
+
+
+KINDS = [
+    "wait",
+    "wait_weekday",
+    "wait_date",
+    "in_segment",
+    "has_purchased",
+    "has_purchased_since_entry",
+    "engagement",
+    "attribute_split",
+    "ab_split",
+    "assign_coupon",
+    "send_email",
+    "send_sms",
+    "send_push",
+    "survey",
+    "set_attribute",
+    "add_tag",
+    "remove_tag",
+    "set_consent",
+    "anonymize",
+    "delete",
+    "audience_add",
+    "end",
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tick_query_count_does_not_grow_with_batch_size_for_each_step_kind(
+    kind, segment_everyone, email_template, pool
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from journeys.models import Step
+    from journeys.services import journey_publish
+    from journeys.steps import registry
+
+    steps = _kind_steps(kind, segment=segment_everyone, email_template=email_template, pool=pool)
+    names = ["entry", *steps]
+    journey = journey_build(
+        f"Kind {kind}",
+        {"entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"}), **steps},
+        [(a, "next", b) for a, b in zip(names, names[1:], strict=False)],
+        publish=False,
+    )
+    Step.objects.filter(journey=journey, name="mail").update(key="mailkey")
+    journey_publish(journey=journey, now=T0)
+    used = {s.kind for s in Step.objects.filter(version=journey.versions.get())}
+    assert used <= set(registry)
+
+    def batch(prefix, n, now):
+        contacts_make(n, prefix=prefix, attributes={"tier": "gold"})
+        journey_enter(journey=journey, now=now)
+        with CaptureQueriesContext(connection) as queries:
+            journeys_tick(now=now, deliver="", max_seconds=None)
+        return len(queries.captured_queries)
+
+    small = batch("small", 3, T0)
+    Enrollment.objects.filter(state__in=Enrollment.IN_FLIGHT).update(due_at=T0 + DAY * 30)
+    # 40: within SQLite's parameter limit for messaging's bulk insert and the 50 codes of the pool.
+    big = batch("big", 40, T0 + DAY)
+    assert StepRun.objects.filter(step__name="x").count() in (43, 0)  # waits may still be waiting
+    assert big == small, f"{kind}: {small} queries for 3 contacts, {big} for 40"

@@ -389,3 +389,41 @@ def test_audience_download_needs_permission(segment_everyone, client, django_use
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert lines[0] == "email_sha256,phone_sha256" and len(lines) == 2
     assert all(len(cell) == 64 for cell in lines[1].split(","))
+
+
+@pytest.mark.parametrize("mode", ["anonymize", "delete"])
+def test_forgetting_a_contact_also_removes_its_addresses_from_messages_push_and_audiences(
+    segment_everyone, email_template, mode
+):
+    from messaging.models import Message, PushSubscription
+
+    export = AudienceExport.objects.create(name="Ads")
+    ada, bob = contacts_make(2, first_name="Ada")
+    PushSubscription.objects.create(contact=ada, endpoint="https://push.example/ada", p256dh="k", auth="a")
+    Contact.objects.filter(pk=ada.pk).update(attributes={"forget": "yes"})  # only Ada asked
+    run(
+        segment_everyone,
+        {
+            "aud": ("audience_add", {"export_id": export.pk}),
+            "mail": ("send_email", {"template_id": email_template.pk}),
+            "wait": ("wait", {"days": 1}),
+            "asked": ("attribute_split", {"field": "attributes.forget", "values": ["yes"]}),
+            "forget": ("contact_data", {"mode": mode}),
+        },
+        [
+            ("entry", "next", "aud"),
+            ("aud", "next", "mail"),
+            ("mail", "next", "wait"),
+            ("wait", "next", "asked"),
+            ("asked", "yes", "forget"),
+        ],
+    )
+    assert Message.objects.filter(contact=ada, to_address=ada.email).exists()
+    journeys_tick(now=T0 + 2 * DAY, deliver="", max_seconds=None)
+    assert AuditLog.objects.filter(contact_id=ada.pk, action=f"contact_{mode}").count() == 1
+    assert not export.members.filter(contact_id=ada.pk).exists()  # hashed email/phone are personal data
+    assert export.members.filter(contact_id=bob.pk).exists()
+    assert not PushSubscription.objects.filter(contact_id=ada.pk).exists()
+    left = Message.objects.filter(contact_id=ada.pk)
+    assert not left.exclude(to_address="").exists() and not left.exclude(subject="").exists()
+    assert Message.objects.filter(contact=bob, to_address=bob.email).exists()

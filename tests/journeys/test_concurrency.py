@@ -79,3 +79,85 @@ def test_a_failing_step_retries_later_and_fails_after_repeated_errors(segment_ev
         now += dt.timedelta(minutes=6)
     assert set(Enrollment.objects.values_list("state", flat=True)) == {"failed"}
     assert StepRun.objects.filter(kind="assign_coupon").count() == 0
+
+
+class _Counting:
+    """A slow step that counts how often it ran per enrollment (side effects outside the DB)."""
+
+    kind = "test_counting_pause"
+    label = "Counting pause (tests)"
+    runs: list[int] = []
+
+    def __init__(self, seconds: float):
+        from tests.journeys.slow_step import Pause
+
+        self.inner, self.seconds = Pause(), seconds
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def validate(self, config):
+        return dict(config or {})
+
+    def run(self, *, step, enrollments, ctx):
+        import time
+
+        from journeys.steps import StepResult
+
+        time.sleep(self.seconds)
+        _Counting.runs.extend(e.id for e in enrollments)
+        return {e.id: StepResult("next") for e in enrollments}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_worker_whose_lease_expired_causes_no_double_execution(
+    segment_everyone, email_template, settings
+):
+    """Worker A is slow (not dead): its 1 s lease expires inside a 2.5 s step. Worker B ticks meanwhile.
+    Every step runs once per contact, each contact is mailed once, and neither tick raises."""
+    import time
+
+    from journeys.steps import registry
+
+    settings.JOURNEYS_CLAIM_LEASE_SECONDS = 1
+    _Counting.runs = []
+    registry[_Counting.kind] = _Counting(seconds=2.5)
+    try:
+        journey = journey_build(
+            "Slow",
+            {
+                "entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"}),
+                "mail": ("send_email", {"template_id": email_template.pk}),
+                "slow": (_Counting.kind, {}),
+            },
+            [("entry", "next", "mail"), ("mail", "next", "slow")],
+        )
+        contacts_make(12)
+        journey_enter(journey=journey)
+        reports, errors = {}, []
+
+        def tick(name, delay):
+            time.sleep(delay)
+            try:
+                reports[name] = journeys_tick(deliver="now", max_seconds=None)
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [
+            threading.Thread(target=tick, args=("a", 0)),
+            threading.Thread(target=tick, args=("b", 1.5)),  # A's lease has expired by then
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        registry.pop(_Counting.kind)
+    assert errors == []
+    assert sorted(_Counting.runs) == sorted(Enrollment.objects.values_list("id", flat=True))
+    assert Enrollment.objects.filter(state="completed").count() == 12
+    assert StepRun.objects.filter(kind="send_email").count() == 12
+    recipients = [m.to[0] for m in mail.outbox]
+    assert len(recipients) == 12 and len(set(recipients)) == 12

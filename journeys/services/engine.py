@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from journeys.models import Edge, Enrollment, Journey, Step, StepRun
@@ -122,6 +122,29 @@ def enrollments_claim(*, now: datetime, token: str, limit: int, lease: timedelta
         return target.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).update(
             claimed_by=token, claimed_until=now + lease
         )
+
+
+def conflicts_fail(*, token: str, now: datetime) -> int:
+    """After a batch of `token` hit the step-history key: the enrollments among it whose current step
+    and visit already ran (the history says so, yet they were not moved on) can never run it again,
+    so they fail visibly ("step already ran") instead of conflicting at every tick. Contacts that
+    another worker moved on are no longer ours and are left alone. Returns how many failed."""
+    already = StepRun.objects.filter(
+        enrollment=OuterRef("pk"), step=OuterRef("step"), visit=OuterRef("visit")
+    )
+    return (
+        Enrollment.objects.filter(claimed_by=token, state__in=Enrollment.IN_FLIGHT)
+        .filter(Exists(already))
+        .update(
+            state=Enrollment.State.FAILED,
+            exit_reason="step already ran",
+            exited_at=now,
+            due_at=None,
+            wait_reason="",
+            claimed_by="",
+            claimed_until=None,
+        )
+    )
 
 
 def claims_release(*, token: str) -> int:
@@ -430,6 +453,8 @@ def journeys_tick(
             # Someone else advanced these contacts (expired lease): nothing of ours was written.
             report.conflicts += 1
             report.errors.append(str(exc)[:200])
+            if isinstance(exc, IntegrityError):
+                conflicts_fail(token=token, now=at)
             claims_release(token=token)
             token = uuid.uuid4().hex
             if report.conflicts >= 10:

@@ -431,3 +431,29 @@ def test_tick_query_count_does_not_grow_with_batch_size_for_each_step_kind(
     big = batch("big", 40, T0 + DAY)
     assert StepRun.objects.filter(step__name="x").count() in (43, 0)  # waits may still be waiting
     assert big == small, f"{kind}: {small} queries for 3 contacts, {big} for 40"
+
+
+def test_a_batch_conflict_rolls_back_and_the_tick_goes_on_without_a_retry_loop(winback, email_template):
+    contacts_make(3)
+    journey_enter(journey=winback, now=T0)
+    tick(T0)
+    email = version_step(winback, "email")
+    Enrollment.objects.update(step=email, state="active", due_at=T0, visit=9)
+    first = Enrollment.objects.order_by("id").first()
+    StepRun.objects.create(
+        enrollment=first,
+        step=email,
+        visit=9,
+        contact_id=first.contact_id,
+        journey_id=winback.pk,
+        kind="send_email",
+    )
+    report = tick(T0 + DAY)  # must not raise, nor re-claim the same contacts ten times
+    assert report.conflicts == 1
+    first.refresh_from_db()
+    assert (first.state, first.exit_reason, first.claimed_by) == ("failed", "step already ran", "")
+    assert StepRun.objects.filter(enrollment=first, step=email).count() == 1  # never run twice
+    others = Enrollment.objects.exclude(pk=first.pk)
+    assert set(others.values_list("state", flat=True)) == {"completed"}
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(others.values_list("contact__email", flat=True))
+    assert tick(T0 + 2 * DAY).conflicts == 0

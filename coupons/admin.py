@@ -427,6 +427,17 @@ class CodeImportAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("pool", "created_by")
 
+    def _may_see_pools(self, request) -> bool:
+        user = request.user
+        return user.has_perm("coupons.view_couponpool") or user.has_perm("coupons.change_couponpool")
+
+    def has_view_permission(self, request, obj=None):
+        # Whoever may see pools may follow their imports (the importer needs no extra permission).
+        return super().has_view_permission(request, obj) or self._may_see_pools(request)
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) or self._may_see_pools(request)
+
     def has_add_permission(self, request):
         return False  # started from the pool's Import codes screen
 

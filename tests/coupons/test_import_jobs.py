@@ -81,3 +81,23 @@ def test_code_import_changelist_query_count(admin_client, django_assert_num_quer
     with django_assert_num_queries(4):
         response = admin_client.get(reverse("admin:coupons_codeimport_changelist"))
     assert response.status_code == 200 and len(response.context["cl"].result_list) == 3
+
+
+def test_marketer_who_may_change_pools_follows_the_import_they_started(
+    client, django_user_model, settings, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Permission
+
+    settings.WINBACK_IMPORT_BACKGROUND_BYTES = 10
+    pool = make_pool()
+    user = django_user_model.objects.create_user("mara", password="x", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename="change_couponpool"))
+    client.force_login(user)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _upload(client, pool, b"code\nMARA-1\nMARA-2\n")
+    assert response.status_code == 302
+    assert client.get(response.url).status_code == 200
+    assert client.get(reverse("admin:coupons_codeimport_changelist")).status_code == 200
+    outsider = django_user_model.objects.create_user("otto", password="x", is_staff=True)
+    client.force_login(outsider)
+    assert client.get(response.url).status_code == 403

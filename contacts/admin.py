@@ -332,16 +332,18 @@ class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
     export_related = [("tags", contact_tag_names)]
 
     def get_search_results(self, request, queryset, search_term):
-        """An email (has @): exact, lower-cased; a term with digits: exact customer id; other
-        words: customer id or last name starting with it (the only part that is not indexed)."""
+        """Emails starting with the term (any case; the index serves it), plus the exact customer
+        id for a term with digits, or last names starting with it for other words (the only part
+        no index serves)."""
         term = search_term.strip()
         if not term:
             return queryset, False
-        if "@" in term:
-            return queryset.filter(email=term.lower()), False
+        match = Q(email__startswith=term.lower())  # emails are stored lower-case
         if any(char.isdigit() for char in term):
-            return queryset.filter(external_id=term), False
-        return queryset.filter(Q(external_id=term) | Q(last_name__istartswith=term)), False
+            match |= Q(external_id=term)
+        elif "@" not in term:
+            match |= Q(last_name__istartswith=term)
+        return queryset.filter(match), False
 
     def get_object(self, request, object_id, from_field=None):
         # change_view asks once, the story below once more: fetch the contact once per request.

@@ -93,8 +93,13 @@ class Contact(models.Model):
                 condition=Q(external_id__isnull=False),
                 name="contact_external_id_unique",
             ),
+            # Pattern operator class (PostgreSQL; ignored elsewhere): the same index serves exact
+            # lookups and the admin's email prefix search (LIKE 'anna%') at 1M contacts.
             models.UniqueConstraint(
-                fields=["email"], condition=Q(email__isnull=False), name="contact_email_unique"
+                fields=["email"],
+                condition=Q(email__isnull=False),
+                name="contact_email_unique",
+                opclasses=["varchar_pattern_ops"],
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["active", "unsubscribed", "bounced", "anonymized"]),

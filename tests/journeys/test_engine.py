@@ -457,3 +457,43 @@ def test_a_batch_conflict_rolls_back_and_the_tick_goes_on_without_a_retry_loop(w
     assert set(others.values_list("state", flat=True)) == {"completed"}
     assert sorted(m.to[0] for m in mail.outbox) == sorted(others.values_list("contact__email", flat=True))
     assert tick(T0 + 2 * DAY).conflicts == 0
+
+
+def test_resume_after_a_long_pause_respects_quiet_hours_and_the_cap(segment_everyone, email_template):
+    journey = journey_build(
+        "Paused",
+        {
+            "entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"}),
+            "wait": ("wait", {"days": 1}),
+            "mail1": ("send_email", {"template_id": email_template.pk}),
+            "mail2": ("send_email", {"template_id": email_template.pk}),
+        },
+        [("entry", "next", "wait"), ("wait", "next", "mail1"), ("mail1", "next", "mail2")],
+        now=T0,
+        quiet_hours_start=dt.time(22, 0),
+        quiet_hours_end=dt.time(8, 0),
+        frequency_cap_messages=1,
+        frequency_cap_days=1,
+    )
+    contacts_make(3)  # time zone UTC
+    journey_enter(journey=journey, now=T0)
+    tick(T0)
+    journey_pause(journey=journey)
+    for day in range(1, 5):  # the wait expires while paused: nobody moves, however often beat ticks
+        assert tick(T0 + day * DAY).claimed == 0
+    assert not StepRun.objects.filter(kind="wait").exists()
+    journey_resume(journey=journey)
+    night = T0.replace(hour=23) + 5 * DAY
+    tick(night)
+    assert len(mail.outbox) == 0  # quiet hours
+    assert set(Enrollment.objects.values_list("step__name", "due_at")) == {
+        ("mail1", (night + DAY).replace(hour=8))
+    }
+    morning = (night + DAY).replace(hour=8)
+    tick(morning)
+    assert len(mail.outbox) == 3  # one each; the second waits for the cap
+    assert set(Enrollment.objects.values_list("step__name", flat=True)) == {"mail2"}
+    tick(morning + dt.timedelta(hours=12))
+    assert len(mail.outbox) == 3
+    tick(morning + DAY)
+    assert len(mail.outbox) == 6 and set(Enrollment.objects.values_list("state", flat=True)) == {"completed"}

@@ -427,3 +427,71 @@ def test_forgetting_a_contact_also_removes_its_addresses_from_messages_push_and_
     left = Message.objects.filter(contact_id=ada.pk)
     assert not left.exclude(to_address="").exists() and not left.exclude(subject="").exists()
     assert Message.objects.filter(contact=bob, to_address=bob.email).exists()
+
+
+@pytest.mark.parametrize(
+    ("zone", "after", "weekday", "at", "expected_utc"),
+    [
+        # Spring forward in Berlin (Sun 29 Mar 2026): Monday 09:00 is CEST (+2), not CET.
+        ("Europe/Berlin", "2026-03-27T12:00:00+00:00", 0, "09:00", "2026-03-30T07:00:00+00:00"),
+        # A time inside the skipped hour lands just after the jump (02:30 CET read as 03:30 CEST).
+        ("Europe/Berlin", "2026-03-27T12:00:00+00:00", 6, "02:30", "2026-03-29T01:30:00+00:00"),
+        # Fall back (Sun 25 Oct 2026): the repeated 02:30 is taken once, the first time.
+        ("Europe/Berlin", "2026-10-23T12:00:00+00:00", 6, "02:30", "2026-10-25T00:30:00+00:00"),
+        # New York springs forward on 8 Mar 2026: Monday 09:00 EDT is 13:00 UTC.
+        ("America/New_York", "2026-03-06T12:00:00+00:00", 0, "09:00", "2026-03-09T13:00:00+00:00"),
+        # No time zone: settings.TIME_ZONE.
+        ("", "2026-03-02T12:00:00+00:00", 0, "09:00", None),
+    ],
+)
+def test_wait_until_weekday_time_across_dst_and_without_a_time_zone(
+    zone, after, weekday, at, expected_utc, settings
+):
+    import zoneinfo
+
+    from journeys.steps.base import contact_zone
+    from journeys.steps.wait import next_weekday_time
+
+    contact = Contact(timezone=zone)
+    start = dt.datetime.fromisoformat(after)
+    target = next_weekday_time(start, contact_zone(contact), weekday, dt.time.fromisoformat(at))
+    if expected_utc is None:
+        local = target.astimezone(zoneinfo.ZoneInfo(settings.TIME_ZONE))
+        assert (local.weekday(), local.hour, local.minute) == (0, 9, 0)
+        assert start < target <= start + 7 * DAY
+    else:
+        assert target.astimezone(dt.UTC) == dt.datetime.fromisoformat(expected_utc)
+    assert target > start
+
+
+@pytest.mark.parametrize(
+    ("zone", "now_utc", "until_utc"),
+    [
+        ("UTC", "2026-03-02T23:30:00+00:00", "2026-03-03T08:00:00+00:00"),  # after the start: tomorrow's end
+        ("UTC", "2026-03-03T03:00:00+00:00", "2026-03-03T08:00:00+00:00"),  # after midnight: today's end
+        ("UTC", "2026-03-03T08:00:00+00:00", None),  # the end itself is outside
+        ("UTC", "2026-03-03T21:59:00+00:00", None),
+        # The night Berlin springs forward: 08:00 CEST is 06:00 UTC.
+        ("Europe/Berlin", "2026-03-28T22:30:00+00:00", "2026-03-29T06:00:00+00:00"),
+        ("", "2026-03-02T23:30:00+00:00", "settings"),  # no time zone: settings.TIME_ZONE
+    ],
+)
+def test_quiet_hours_across_midnight(zone, now_utc, until_utc, settings):
+    import zoneinfo
+
+    from journeys.models import Journey
+    from journeys.steps.messages import quiet_until
+
+    journey = Journey(quiet_hours_start=dt.time(22, 0), quiet_hours_end=dt.time(8, 0))
+    now = dt.datetime.fromisoformat(now_utc)
+    until = quiet_until(journey, Contact(timezone=zone), now)
+    if until_utc == "settings":
+        local_now = now.astimezone(zoneinfo.ZoneInfo(settings.TIME_ZONE))
+        inside = local_now.time() >= dt.time(22) or local_now.time() < dt.time(8)
+        assert (until is not None) == inside
+        if until:
+            assert until.astimezone(zoneinfo.ZoneInfo(settings.TIME_ZONE)).time() == dt.time(8)
+    elif until_utc is None:
+        assert until is None
+    else:
+        assert until.astimezone(dt.UTC) == dt.datetime.fromisoformat(until_utc)

@@ -218,3 +218,47 @@ def test_sqlite_lock_that_outlasts_the_retries_is_a_clear_retryable_error(monkey
         holder.join()
     assert isinstance(caught.value, OperationalError)  # callers that retry on OperationalError still do
     assert not Coupon.objects.filter(assigned_at__isnull=False).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counter_fold_does_not_wait_for_an_open_assignment_batch():
+    """The journeys engine assigns inside its batch transaction; the fold must not queue behind it.
+
+    Guards the design: assignment appends counter deltas instead of updating the pool row (which
+    would also make concurrent batches of one pool wait for each other).
+    """
+    import threading
+
+    from django.db import connection, transaction
+
+    from coupons.services import coupons_assign_bulk, pool_counters_fold
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    pool = make_pool(codes=5)
+    ids = make_contacts(3)
+    assigned, release = threading.Event(), threading.Event()
+
+    def open_batch() -> None:
+        try:
+            with transaction.atomic():
+                coupons_assign_bulk(pool=pool, contact_ids=ids)
+                assigned.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    batch = threading.Thread(target=open_batch)
+    batch.start()
+    try:
+        assert assigned.wait(10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        assert pool_counters_fold(pool_ids=[pool.pk]) == 1  # the pool's earlier deltas (its codes)
+    finally:
+        release.set()
+        batch.join()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    pool_counters_fold(pool_ids=[pool.pk])
+    _assert_counters_match_codes(pool)

@@ -495,3 +495,52 @@ def test_quiet_hours_across_midnight(zone, now_utc, until_utc, settings):
         assert until is None
     else:
         assert until.astimezone(dt.UTC) == dt.datetime.fromisoformat(until_utc)
+
+
+def test_ab_split_and_holdout_on_10k_contacts_hold_their_percentages_and_lift_is_measurable(
+    segment_everyone, email_template
+):
+    from contacts.models import Order
+    from contacts.signals import orders_upserted
+    from journeys.selectors import journey_report
+    from messaging.models import Message
+
+    variants = [{"label": "A", "percent": 20}, {"label": "B", "percent": 30}, {"label": "C", "percent": 50}]
+    contacts_make(10_000, prefix="ab")
+    journey = journey_build(
+        "Big split",
+        {
+            "entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"}),
+            "split": ("ab_split", {"variants": variants}),
+            "mail": ("send_email", {"template_id": email_template.pk}),
+        },
+        [("entry", "next", "split"), ("split", "A", "mail"), ("split", "B", "mail"), ("split", "C", "mail")],
+        holdout_percent=10,
+        conversion_window_days=30,
+        now=T0,
+    )
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="", max_seconds=None, batch_size=5000)
+    rows = list(Enrollment.objects.values_list("contact_id", "variant", "holdout"))
+    assert len(rows) == 10_000
+    assert all(v == pick_variant(variants, journey.pk, c) for c, v, _h in rows)  # stable per contact
+    for variant in variants:  # within 1.5 points of the configured share
+        share = sum(v == variant["label"] for _c, v, _h in rows) / len(rows) * 100
+        assert abs(share - variant["percent"]) < 1.5, (variant, share)
+    holdout = {c for c, _v, h in rows if h}
+    assert abs(len(holdout) / 100 - 10) < 1.5
+    messaged = set(Message.objects.filter(journey_id=journey.pk).values_list("contact_id", flat=True))
+    assert not messaged & holdout and len(messaged) == 10_000 - len(holdout)
+    # Every 10th contact buys; the holdout's purchases count too (the baseline for lift).
+    buyers = [c for c, _v, _h in rows][::10]
+    Order.objects.bulk_create(
+        [Order(external_id=f"ab-{c}", contact_id=c, placed_at=T0 + DAY, total=10) for c in buyers]
+    )
+    orders_upserted.send(sender=None, order_ids=list(Order.objects.values_list("id", flat=True)))
+    groups = {
+        (g["holdout"], g["variant"]): (g["converted"], g["n"])
+        for g in journey_report(journey=journey)["groups"]
+    }
+    assert sum(converted for converted, _n in groups.values()) == len(buyers)
+    assert sum(n for (h, _v), (_c, n) in groups.items() if h) == len(holdout)
+    assert any(h and converted for (h, _v), (converted, _n) in groups.items())

@@ -262,3 +262,58 @@ def test_counter_fold_does_not_wait_for_an_open_assignment_batch():
             cursor.execute("RESET lock_timeout")
     pool_counters_fold(pool_ids=[pool.pk])
     _assert_counters_match_codes(pool)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_recording_of_overlapping_orders_counts_each_redemption_once():
+    """Two order imports (API + CSV, say) record overlapping orders at the same time."""
+    import threading
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.db import connection
+    from django.utils.timezone import now
+
+    from contacts.models import Order
+    from coupons.selectors import pools_with_stats
+    from coupons.services import coupon_redemptions_record, coupons_assign_bulk
+
+    pool = make_pool(codes=40)
+    ids = make_contacts(40)
+    given = coupons_assign_bulk(pool=pool, contact_ids=ids)
+    orders = Order.objects.bulk_create(
+        Order(
+            external_id=f"o{i}-{n}",
+            contact_id=cid,
+            placed_at=now() - timedelta(minutes=n),
+            total=Decimal("10.00"),
+            coupon_code=given[cid].code.lower(),
+        )
+        for i, cid in enumerate(ids)
+        for n in range(2)  # two orders per code: the earlier one wins
+    )
+    order_ids = [o.pk for o in orders]
+    batches = [order_ids[::-1], order_ids[len(order_ids) // 3 :], order_ids]
+    barrier = threading.Barrier(len(batches))
+    errors = []
+
+    def record(batch) -> None:
+        try:
+            barrier.wait(10)
+            coupon_redemptions_record(order_ids=batch)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=record, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    earliest = {o.contact_id: o.pk for o in sorted(orders, key=lambda o: o.placed_at, reverse=True)}
+    assert dict(Coupon.objects.filter(pool=pool).values_list("contact_id", "order_id")) == earliest
+    row = pools_with_stats().get(pk=pool.pk)
+    assert (row.redeemed_codes, row.redeemed_revenue) == (40, Decimal("400.00"))
+    _assert_counters_match_codes(pool)

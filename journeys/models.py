@@ -261,6 +261,7 @@ class Conversion(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["enrollment"], name="conversion_one_per_enrollment"),
+            models.UniqueConstraint(fields=["journey", "order"], name="conversion_order_once_per_journey"),
         ]
         indexes = [models.Index(fields=["journey", "converted_at"], name="conversion_journey_idx")]
 

@@ -18,11 +18,17 @@ from journeys.models import Conversion, Enrollment
 
 @transaction.atomic
 def conversions_record(*, order_ids: list[int]) -> int:
-    """Attribute these orders to the journeys their contacts are in. Returns conversions created."""
+    """Attribute these orders to the journeys their contacts are in. Returns conversions created.
+
+    Rules: the order is a purchase (not cancelled/refunded) placed at or after entry and within the
+    window; an enrollment converts once (its first such order); an order converts once per journey
+    (for the contact's latest entry before it, when re-entries overlap). An order re-imported as
+    cancelled/refunded loses its conversion (the contact stays exited)."""
     from contacts.models import Order
 
     if not order_ids:
         return 0
+    Conversion.objects.filter(order_id__in=order_ids, order__status__in=Order.NOT_PURCHASES).delete()
     orders = Order.objects.filter(id__in=order_ids).exclude(status__in=Order.NOT_PURCHASES)
     rows = (
         Enrollment.objects.filter(
@@ -44,11 +50,23 @@ def conversions_record(*, order_ids: list[int]) -> int:
             "contact__orders__total",
             "contact__orders__placed_at",
         )
-        .order_by("id", "contact__orders__placed_at")
     )
+    # (journey, order) pairs already attributed (an earlier run, another enrollment).
+    taken = set(Conversion.objects.filter(order_id__in=order_ids).values_list("journey_id", "order_id"))
+    # Per (journey, order): the latest entry before the order whose window is still open.
+    best: dict[tuple[int, int], tuple] = {}
+    for row in rows:
+        _eid, journey_id, _cid, _variant, _holdout, entered, days, oid, _total, placed = row
+        if placed > entered + timedelta(days=days) or (journey_id, oid) in taken:
+            continue
+        current = best.get((journey_id, oid))
+        if current is None or entered > current[5]:
+            best[(journey_id, oid)] = row
+    # Per enrollment: its first order.
     conversions: dict[int, Conversion] = {}
-    for enrollment_id, journey_id, contact_id, variant, holdout, entered, days, oid, total, placed in rows:
-        if enrollment_id in conversions or placed > entered + timedelta(days=days):
+    for row in sorted(best.values(), key=lambda r: (r[9], r[7])):
+        enrollment_id, journey_id, contact_id, variant, holdout, _entered, _days, oid, total, placed = row
+        if enrollment_id in conversions:
             continue
         conversions[enrollment_id] = Conversion(
             enrollment_id=enrollment_id,

@@ -143,3 +143,44 @@ def test_entry_with_a_deleted_segment_fails_clearly_instead_of_crashing_beat(
     assert run.entered == 0 and "segment" in run.error and "does not exist" in run.error
     page = admin_client.get(f"/admin/journeys/journey/{journey.pk}/change/").content.decode()
     assert "does not exist" in page
+
+
+def test_an_order_refunded_after_it_converted_no_longer_counts(segment_everyone):
+    from contacts.signals import orders_upserted
+
+    journey = entry_journey(segment_everyone, conversion_window_days=7)
+    (buyer,) = contacts_make(1)
+    journey_enter(journey=journey, now=T0)
+    order = Order.objects.create(external_id="r1", contact=buyer, placed_at=T0 + DAY, total=42)
+    orders_upserted.send(sender=None, order_ids=[order.pk])
+    assert journey.conversions.count() == 1
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.REFUNDED)  # re-imported as refunded
+    orders_upserted.send(sender=None, order_ids=[order.pk])
+    assert journey.conversions.count() == 0
+    # A later real purchase within the window converts instead.
+    again = Order.objects.create(external_id="r2", contact=buyer, placed_at=T0 + 2 * DAY, total=7)
+    orders_upserted.send(sender=None, order_ids=[again.pk])
+    assert list(journey.conversions.values_list("order_id", "revenue")) == [(again.pk, 7)]
+
+
+def test_one_order_converts_once_per_journey_even_with_overlapping_reentries(segment_everyone):
+    from contacts.signals import orders_upserted
+
+    journey = entry_journey(
+        segment_everyone,
+        conversion_window_days=30,
+        reentry=Journey.Reentry.AFTER_DAYS,
+        reentry_days=3,
+        steps={},
+        edges=[],
+    )
+    (buyer,) = contacts_make(1)
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="", max_seconds=None)  # completes at once (no steps)
+    journey_enter(journey=journey, now=T0 + 5 * DAY)  # enters again; both windows are open
+    assert Enrollment.objects.count() == 2
+    order = Order.objects.create(external_id="x1", contact=buyer, placed_at=T0 + 6 * DAY, total=50)
+    orders_upserted.send(sender=None, order_ids=[order.pk])
+    orders_upserted.send(sender=None, order_ids=[order.pk])  # re-imported
+    conversion = journey.conversions.get()  # revenue counted once, for the latest entry before the order
+    assert conversion.enrollment.entered_at == T0 + 5 * DAY

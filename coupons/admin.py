@@ -143,6 +143,7 @@ class CouponPoolAdmin(admin.ModelAdmin):
             )
             extra_context["recent_alerts"] = list(pool.alerts.all()[:5])
             extra_context["recent_imports"] = list(pool.imports.all()[:5])
+            extra_context["may_view_contacts"] = _may_view_contacts(request)
         return super().change_view(request, object_id, form_url, extra_context)
 
     # --- extra screens ----------------------------------------------------------------
@@ -252,6 +253,8 @@ class CouponPoolAdmin(admin.ModelAdmin):
         pool = self._pool_for(request, pk, change=False)
         if which not in ("assigned", "unassigned"):
             raise PermissionDenied
+        if which == "assigned" and not _may_view_contacts(request):
+            raise PermissionDenied  # the file lists the contacts' emails and ids
         rows = selectors.pool_codes_export_rows(pool=pool, assigned=which == "assigned")
         return csv_streaming_response(rows, f"{slugify(pool.name) or 'pool'}-{which}-codes.csv")
 
@@ -304,6 +307,10 @@ class CouponPoolAdmin(admin.ModelAdmin):
 
         count = pool_activate(pool_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} pools activated.", messages.SUCCESS)
+
+
+def _may_view_contacts(request) -> bool:
+    return request.user.has_perm("contacts.view_contact") or request.user.has_perm("contacts.change_contact")
 
 
 def _codes_link(pool: CouponPool, count: int, state: str) -> str:
@@ -371,6 +378,18 @@ class CouponAdmin(admin.ModelAdmin):
         "redeemed_revenue",
         "created_at",
     ]
+
+    def get_list_display(self, request):
+        fields = super().get_list_display(request)
+        return fields if _may_view_contacts(request) else [f for f in fields if f != "contact"]
+
+    def get_list_select_related(self, request):
+        return ["pool", "contact"] if _may_view_contacts(request) else ["pool"]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        hidden = () if _may_view_contacts(request) else ("contact", "order")
+        return [f for f in fields if f not in hidden]
 
     def get_search_results(self, request, queryset, search_term):
         return super().get_search_results(request, queryset, search_term.strip().upper())

@@ -176,3 +176,22 @@ def test_alert_changelist_query_count(admin_client, django_assert_num_queries):
     with django_assert_num_queries(6):
         response = admin_client.get(reverse("admin:coupons_poolalert_changelist"))
     assert response.status_code == 200 and len(response.context["cl"].result_list) == 3
+
+
+def test_assigned_codes_with_contact_details_need_permission_to_view_contacts(client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    pool = make_pool(codes=2)
+    coupons_assign_bulk(pool=pool, contact_ids=make_contacts(1, prefix="secret"))
+    user = django_user_model.objects.create_user("v", password="x", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_couponpool", "view_coupon"]))
+    client.force_login(user)
+    assigned = reverse("admin:coupons_couponpool_export", args=[pool.pk, "assigned"])
+    assert client.get(assigned).status_code == 403
+    assert client.get(reverse("admin:coupons_couponpool_export", args=[pool.pk, "unassigned"])).status_code == 200
+    assert "secret0@example.com" not in client.get(CODES).content.decode()
+    user.user_permissions.add(Permission.objects.get(codename="view_contact"))
+    client.force_login(django_user_model.objects.get(pk=user.pk))
+    body = b"".join(client.get(assigned).streaming_content).decode()
+    assert "secret0@example.com" in body
+    assert "secret0@example.com" in client.get(CODES).content.decode()

@@ -31,6 +31,12 @@ def holdout_bucket(*, journey_id: int, contact_id: int) -> int:
     return ((contact_id * _HASH_MULTIPLIER + journey_id * 40503) % _HASH_MODULUS) % 100
 
 
+def _aware(value: str) -> datetime:
+    """A stored start/end (versions published before offsets were required may lack one)."""
+    parsed = parse_datetime(value)
+    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+
+
 class EntryError(Exception):
     """The journey cannot take anyone now for a reason the marketer must fix (recorded on the run)."""
 
@@ -47,9 +53,9 @@ def entry_candidates(*, journey: Journey, now: datetime) -> tuple[QuerySet, Quer
     if step is None:
         return None
     config = step.config
-    if config.get("start_at") and now < parse_datetime(config["start_at"]):
+    if config.get("start_at") and now < _aware(config["start_at"]):
         return None
-    if config.get("end_at") and now > parse_datetime(config["end_at"]):
+    if config.get("end_at") and now > _aware(config["end_at"]):
         return None
     segment = Segment.objects.filter(pk=config["segment_id"]).first()
     if segment is None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from journeys.steps.base import StepKind, model_exists, require_int
@@ -21,6 +24,8 @@ def _parse_dt(config: dict, key: str) -> str | None:
     parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
     if parsed is None:
         raise ValidationError({key: f"Not a date and time: {value!r} (use 2026-01-31T09:00:00+00:00)."})
+    if timezone.is_naive(parsed):  # compared with aware times at every run: read it in the site's zone
+        parsed = timezone.make_aware(parsed, zoneinfo.ZoneInfo(settings.TIME_ZONE))
     return parsed.isoformat()
 
 

@@ -184,3 +184,32 @@ def test_one_order_converts_once_per_journey_even_with_overlapping_reentries(seg
     orders_upserted.send(sender=None, order_ids=[order.pk])  # re-imported
     conversion = journey.conversions.get()  # revenue counted once, for the latest entry before the order
     assert conversion.enrollment.entered_at == T0 + 5 * DAY
+
+
+def test_entry_dates_without_an_offset_are_read_in_the_site_time_zone(segment_everyone, settings):
+    from journeys.steps import registry
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    cleaned = registry["entry"].validate(
+        {"segment_id": segment_everyone.pk, "every": 1, "start_at": "2026-03-03T09:00:00"}
+    )
+    assert cleaned["start_at"] == "2026-03-03T09:00:00+01:00"
+    journey = entry_journey(segment_everyone, entry={"start_at": "2026-03-03T09:00:00"})
+    contacts_make(1)
+    assert journey_enter(journey=journey, now=dt.datetime(2026, 3, 3, 7, 59, tzinfo=dt.UTC)) == 0
+    assert journey_enter(journey=journey, now=dt.datetime(2026, 3, 3, 8, 1, tzinfo=dt.UTC)) == 1
+    # A version published before offsets were added: read in the site's zone, no TypeError.
+    from journeys.models import Step
+
+    Step.objects.filter(version=journey.current_version, kind="entry").update(
+        config={
+            "segment_id": segment_everyone.pk,
+            "every": 1,
+            "period": "days",
+            "end_at": "2026-03-04T09:00:00",
+        }
+    )
+    contacts_make(1, prefix="late")
+    assert journey_enter(journey=journey, now=dt.datetime(2026, 3, 4, 7, 59, tzinfo=dt.UTC)) == 1
+    contacts_make(1, prefix="later")
+    assert journey_enter(journey=journey, now=dt.datetime(2026, 3, 4, 8, 1, tzinfo=dt.UTC)) == 0

@@ -260,6 +260,10 @@ class JourneyVersionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a version would delete the enrollments and history of everyone who entered it.
+        return False
+
 
 # --- Enrollments, explain --------------------------------------------------------------------
 

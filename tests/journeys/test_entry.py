@@ -213,3 +213,13 @@ def test_entry_dates_without_an_offset_are_read_in_the_site_time_zone(segment_ev
     assert journey_enter(journey=journey, now=dt.datetime(2026, 3, 4, 7, 59, tzinfo=dt.UTC)) == 1
     contacts_make(1, prefix="later")
     assert journey_enter(journey=journey, now=dt.datetime(2026, 3, 4, 8, 1, tzinfo=dt.UTC)) == 0
+
+
+def test_published_versions_cannot_be_deleted_in_the_admin(segment_everyone, admin_client):
+    journey = entry_journey(segment_everyone)
+    contacts_make(1)
+    journey_enter(journey=journey, now=T0)
+    version = journey.current_version
+    response = admin_client.post(f"/admin/journeys/journeyversion/{version.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert Enrollment.objects.filter(version=version).count() == 1

@@ -83,7 +83,8 @@ def _map(kind: str, fmt: Format, headers: list[str]) -> tuple[ColumnMap, list[st
     for attribute, i in attributes:
         names[f"attributes.{attribute}"] = headers[i].strip()
     missing = [
-        " or ".join(f'"{fmt.columns[kind][a][0]}"' for a in alternatives)
+        # Only the alternatives this format has a column for (Shopify orders have no customer id).
+        " or ".join(f'"{fmt.columns[kind][a][0]}"' for a in alternatives if a in fmt.columns[kind])
         for alternatives in REQUIRED[kind]
         if not any(a in names for a in alternatives)
     ]

@@ -87,7 +87,9 @@ def _text(value: Any) -> str:
     text = str(value).strip()
     if "\x00" in text:  # PostgreSQL text columns cannot store it; it is never meant
         raise ValueError("Contains a NUL character (\\x00): the file looks damaged.")
-    if CONTROL_RE.search(text):  # break spreadsheets (XLSX refuses them) and message headers
+    if not text.isprintable() and CONTROL_RE.search(
+        text
+    ):  # isprintable: the fast common case  # break spreadsheets (XLSX refuses them) and message headers
         raise ValueError("Contains a control character: the file looks damaged.")
     return text
 

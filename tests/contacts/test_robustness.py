@@ -215,3 +215,16 @@ def test_status_anonymized_cannot_be_imported():
     result = records_import(kind="contacts", records=[{"email": "a@x.com", "status": "anonymized"}])
     assert [(e["row"], e["column"]) for e in result.errors] == [(0, "status")]
     assert Contact.objects.count() == 0
+
+
+def test_orders_file_without_an_email_column_is_read():
+    result = csv_import(kind="orders", data=b"order_id,customer_id,placed_at,total\nO1,C1,2024-01-01,5\n")
+    assert result.ok, result.errors
+    assert Order.objects.get().contact.external_id == "C1"
+
+
+def test_shopify_orders_file_without_email_column_names_it():
+    result = csv_import(
+        kind="orders", data=b"Name,Created at,Total\n#1,2024-01-01,5\n", format_name="shopify"
+    )
+    assert [(e["row"], e["column"]) for e in result.errors] == [(1, "Email")]

@@ -146,6 +146,19 @@ class CouponPoolAdmin(admin.ModelAdmin):
             extra_context["may_view_contacts"] = _may_view_contacts(request)
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def get_deleted_objects(self, objs, request):
+        """Summarise a pool's codes instead of listing (and permission-checking) each of them.
+
+        Django's default collects every related row into the confirmation page: a million codes.
+        Deleting a pool deletes its codes, alerts, imports and counters with it; the pool's own
+        delete permission covers them (codes cannot be deleted one by one).
+        """
+        pools = list(selectors.pools_with_stats(CouponPool.objects.filter(pk__in=[o.pk for o in objs])))
+        codes = sum(pool.total_codes for pool in pools)
+        deleted = [format_html("{}: {} codes", pool, f"{pool.total_codes:,}") for pool in pools]
+        model_count = {self.opts.verbose_name_plural: len(pools), Coupon._meta.verbose_name_plural: codes}
+        return deleted, model_count, set(), []
+
     # --- extra screens ----------------------------------------------------------------
     def get_urls(self):
         wrap = self.admin_site.admin_view

@@ -196,3 +196,20 @@ def test_assigned_codes_with_contact_details_need_permission_to_view_contacts(cl
     body = b"".join(client.get(assigned).streaming_content).decode()
     assert "secret0@example.com" in body
     assert "secret0@example.com" in client.get(CODES).content.decode()
+
+
+def test_pool_delete_confirmation_summarises_codes_instead_of_listing_them(
+    admin_client, django_assert_max_num_queries
+):
+    pool = make_pool(codes=300, name="Old campaign")
+    coupons_assign_bulk(pool=pool, contact_ids=make_contacts(2))
+    url = reverse("admin:coupons_couponpool_delete", args=[pool.pk])
+    with django_assert_max_num_queries(8):
+        response = admin_client.get(url)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "300" in page and f"{pool.pk}-CODE00001" not in page
+    response = admin_client.post(POOLS, {"action": "delete_selected", "_selected_action": [pool.pk]})
+    assert response.status_code == 200 and f"{pool.pk}-CODE00001" not in response.content.decode()
+    assert admin_client.post(url, {"post": "yes"}).status_code == 302
+    assert not Coupon.objects.exists() and not CouponPool.objects.exists()

@@ -261,8 +261,14 @@ class JourneyVersionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        # Deleting a version would delete the enrollments and history of everyone who entered it.
-        return False
+        # Deleting a version would delete the enrollments and history of everyone who entered it:
+        # versions go only with their journey (the journey's delete page asks about them too).
+        match = getattr(request, "resolver_match", None)
+        return bool(
+            match
+            and (match.url_name or "").startswith("journeys_journey_")
+            and super().has_delete_permission(request, obj)
+        )
 
 
 # --- Enrollments, explain --------------------------------------------------------------------

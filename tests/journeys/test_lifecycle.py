@@ -208,3 +208,14 @@ def test_migrated_contacts_start_a_new_visit_so_their_history_never_collides(jou
     assert all(after[i] == before[i] + 1 for i in before)
     journeys_tick(now=T0 + 4 * DAY, deliver="", max_seconds=None)
     assert set(Enrollment.objects.values_list("state", flat=True)) == {"completed"}
+
+
+def test_deleting_journeys_from_the_changelist_still_works(admin_client, journey):
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+    response = admin_client.post(
+        "/admin/journeys/journey/",
+        {"action": "delete_selected", ACTION_CHECKBOX_NAME: [journey.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not Journey.objects.filter(pk=journey.pk).exists()

@@ -30,3 +30,10 @@ def code_import_run_task(job_id: int) -> int | None:
 @shared_task
 def coupon_pool_counters_fold() -> int:
     return pool_counters_fold()
+
+
+@shared_task
+def code_imports_resume_task() -> int:
+    from coupons.services.imports import code_imports_resume
+
+    return len(code_imports_resume())

@@ -15,7 +15,12 @@ from coupons.services.codes import (
     coupons_import_csv,
 )
 from coupons.services.counters import pool_counters_fold
-from coupons.services.imports import code_import_run, code_import_runs_in_background, code_import_start
+from coupons.services.imports import (
+    code_import_run,
+    code_import_runs_in_background,
+    code_import_start,
+    code_imports_resume,
+)
 from coupons.services.pools import pool_deactivate, pools_stock_check
 from coupons.services.redemption import coupon_redemptions_record
 
@@ -27,6 +32,7 @@ __all__ = [
     "code_import_run",
     "code_import_runs_in_background",
     "code_import_start",
+    "code_imports_resume",
     "coupon_assign",
     "coupon_redemptions_record",
     "coupons_add",

@@ -39,6 +39,27 @@ def code_import_start(*, pool: CouponPool, upload: UploadedFile, user=None) -> C
     return job
 
 
+RESUME_PENDING_AFTER = timedelta(minutes=10)
+
+
+def code_imports_resume() -> list[int]:
+    """Enqueue again imports whose task was lost (pending for a while: broker down at upload) or
+    whose worker died (running past WINBACK_IMPORT_STALE_MINUTES). Returns their ids. Periodic."""
+    at = timezone.now()
+    stale = at - timedelta(minutes=settings.WINBACK_IMPORT_STALE_MINUTES)
+    ids = list(
+        CodeImport.objects.filter(
+            Q(status=CodeImport.Status.PENDING, created_at__lt=at - RESUME_PENDING_AFTER)
+            | Q(status=CodeImport.Status.RUNNING, started_at__lt=stale)
+        ).values_list("pk", flat=True)
+    )
+    from coupons.tasks import code_import_run_task
+
+    for job_id in ids:
+        transaction.on_commit(lambda job_id=job_id: code_import_run_task.delay(job_id))
+    return ids
+
+
 def code_import_run(*, job_id: int) -> ImportReport | None:
     """Run a pending import once (claimed with a conditional UPDATE); None if it ran or is running.
 

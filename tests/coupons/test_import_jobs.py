@@ -101,3 +101,31 @@ def test_marketer_who_may_change_pools_follows_the_import_they_started(
     outsider = django_user_model.objects.create_user("otto", password="x", is_staff=True)
     client.force_login(outsider)
     assert client.get(response.url).status_code == 403
+
+
+def test_lost_or_stalled_imports_are_enqueued_again(settings, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils.timezone import now
+
+    from coupons.services import code_imports_resume
+
+    settings.WINBACK_IMPORT_STALE_MINUTES = 60
+    pool = make_pool()
+    lost = CodeImport.objects.create(pool=pool, created_at=now() - timedelta(minutes=20))  # broker was down
+    CodeImport.objects.create(pool=pool)  # just started: its task is on the way
+    stalled = CodeImport.objects.create(
+        pool=pool, status=CodeImport.Status.RUNNING, started_at=now() - timedelta(minutes=61)
+    )
+    CodeImport.objects.create(pool=pool, status=CodeImport.Status.RUNNING, started_at=now())
+    CodeImport.objects.create(pool=pool, status=CodeImport.Status.DONE, created_at=now() - timedelta(days=1))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert sorted(code_imports_resume()) == sorted([lost.pk, stalled.pk])
+    assert len(callbacks) == 2
+
+
+def test_import_resume_is_scheduled():
+    from coupons import tasks
+    from winback.schedule import CELERY_BEAT_SCHEDULE
+
+    assert CELERY_BEAT_SCHEDULE["coupons-code-imports-resume"]["task"] == tasks.code_imports_resume_task.name

@@ -38,6 +38,7 @@ from contacts.services.imports import (
     import_job_run,
     import_job_runs_in_background,
 )
+from contacts.services.normalise import email_normalise
 from contacts.services.tokens import apitoken_create
 from contacts.signals import contacts_changed
 from contacts.story import story_render_context
@@ -242,7 +243,10 @@ class ContactForm(forms.ModelForm):
         fields = ["external_id", "email"]  # the admin adds the fields of its fieldsets
 
     def clean_email(self):
-        email = (self.cleaned_data.get("email") or "").strip().lower() or None
+        try:  # the same rule as imports and the API
+            email = email_normalise(value=self.cleaned_data.get("email"))
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
         if email and Contact.objects.filter(email=email).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError("Contact with this Email already exists.")
         return email

@@ -308,3 +308,12 @@ def test_contact_search_by_email_prefix_or_id_can_use_indexes(shop, term):
     scans = plan.count("Index Scan")
     assert "Seq Scan" not in plan and scans and plan.count("Index Cond") == scans, plan
     assert queryset.filter(pk=shop.pk).exists() == (term != "c-10")
+
+
+def test_contact_form_rejects_an_invalid_email(admin_client):
+    response = admin_client.post(
+        "/admin/contacts/contact/add/", {"email": "not an email", "status": "active", "attributes": "{}"}
+    )
+    assert response.status_code == 200
+    assert "is not a valid email address" in response.content.decode()
+    assert Contact.objects.count() == 0

@@ -4,7 +4,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-export DJANGO_SETTINGS_MODULE ?= winback.settings
 
 .PHONY: run test lint format install migrate demo browser clean check-deploy
 

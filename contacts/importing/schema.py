@@ -219,6 +219,14 @@ def attribute_value(value: Any) -> Any:
     return raw
 
 
+MESSAGE_MAX = 300  # messages quote the bad value: a 100,000-character cell must not be echoed 1,000 times
+
+
+def _message(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
+
+
 def row_clean(
     *, kind: str, raw: dict[str, Any], row: int, columns: dict[str, str]
 ) -> tuple[dict[str, Any], list[RowError]]:
@@ -237,7 +245,7 @@ def row_clean(
                 try:
                     attributes[key] = attribute_value(item)
                 except ValueError as exc:
-                    errors.append(RowError(row, columns.get(f"attributes.{key}", key), str(exc)))
+                    errors.append(RowError(row, columns.get(f"attributes.{key}", key), _message(exc)))
             if attributes:
                 cleaned["attributes"] = attributes
             continue
@@ -247,7 +255,7 @@ def row_clean(
         try:
             cleaned[name] = cleaner(value)
         except ValueError as exc:
-            errors.append(RowError(row, columns.get(name, name), str(exc)))
+            errors.append(RowError(row, columns.get(name, name), _message(exc)))
     if not errors:
         for alternatives in ROW_REQUIRED[kind]:
             if all(cleaned.get(a) in (None, "") for a in alternatives):

@@ -228,3 +228,11 @@ def test_shopify_orders_file_without_email_column_names_it():
         kind="orders", data=b"Name,Created at,Total\n#1,2024-01-01,5\n", format_name="shopify"
     )
     assert [(e["row"], e["column"]) for e in result.errors] == [(1, "Email")]
+
+
+def test_row_error_messages_do_not_echo_huge_cells():
+    result = csv_import(
+        kind="orders", data=b"order_id,email,placed_at,total\nO1,a@x.com,2024-01-01," + b"9x" * 50_000 + b"\n"
+    )
+    assert [(e["row"], e["column"]) for e in result.errors] == [(2, "total")]
+    assert len(result.errors[0]["message"]) <= 300

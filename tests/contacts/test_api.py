@@ -289,3 +289,46 @@ def test_deeply_nested_json_is_400_not_500(client, token):
         "/api/contacts/", data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
     )
     assert response.status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_sending_the_same_new_order_at_once_leave_one_order_with_its_lines():
+    from django.test import Client
+
+    from contacts.models import OrderLine
+
+    raw = apitoken_create(name="Shop")[1]
+    order = {
+        "order_id": "O-9",
+        "customer_id": "R-9",
+        "email": "r9@example.com",
+        "placed_at": "2024-11-29T10:00:00+01:00",
+        "lines": [{"sku": "S-1", "quantity": 2, "unit_price": "10.00"}, {"sku": "S-2", "unit_price": 5}],
+    }
+    first_wrote, outcome = threading.Event(), {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                records_import(kind="orders", records=[order])
+                first_wrote.set()
+                time.sleep(0.5)
+        finally:
+            first_wrote.set()
+            connection.close()
+
+    def second() -> None:
+        first_wrote.wait(5)
+        try:
+            outcome["response"] = post(Client(raise_request_exception=False), "/api/orders/", order, raw)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert outcome["response"].status_code == 200, outcome["response"].content
+    assert (Order.objects.count(), OrderLine.objects.count(), Contact.objects.count()) == (1, 2, 1)
+    assert Order.objects.get().total == Decimal("25.00")

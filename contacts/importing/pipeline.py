@@ -42,6 +42,7 @@ class ImportResult:
     error_count: int = 0
     dry_run: bool = False
     sample: list[dict] = field(default_factory=list)  # first cleaned rows, for a preview
+    ignored_columns: list[str] = field(default_factory=list)  # in the file, but not imported
 
     @property
     def ok(self) -> bool:
@@ -80,6 +81,7 @@ def csv_import(
     column_map, errors = reader.columns_map(kind=kind, headers=headers, format_name=format_name)
     if column_map:
         result.format = column_map.format.name
+        result.ignored_columns = column_map.ignored
     if errors:
         result.error_add(errors)
         return result

@@ -6,7 +6,7 @@ import codecs
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from contacts.importing.formats import Format, formats
 from contacts.importing.schema import REQUIRED
@@ -52,6 +52,7 @@ class ColumnMap:
     fields: list[tuple[str, int]]  # canonical field, column index
     attributes: list[tuple[str, int]]  # attribute name, column index
     names: dict[str, str]  # canonical field -> column name as written in the file
+    ignored: list[str] = field(default_factory=list)  # headers that map to nothing (typos, extras)
 
     def record(self, cells: list[str]) -> dict:
         size = len(cells)
@@ -88,7 +89,9 @@ def _map(kind: str, fmt: Format, headers: list[str]) -> tuple[ColumnMap, list[st
         for alternatives in REQUIRED[kind]
         if not any(a in names for a in alternatives)
     ]
-    return ColumnMap(fmt, fields, attributes, names), missing
+    used = {i for _, i in fields} | {i for _, i in attributes}
+    ignored = [h.strip() for i, h in enumerate(headers) if i not in used and h.strip()]
+    return ColumnMap(fmt, fields, attributes, names, ignored), missing
 
 
 def columns_map(

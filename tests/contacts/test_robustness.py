@@ -236,3 +236,19 @@ def test_row_error_messages_do_not_echo_huge_cells():
     )
     assert [(e["row"], e["column"]) for e in result.errors] == [(2, "total")]
     assert len(result.errors[0]["message"]) <= 300
+
+
+def test_columns_that_are_not_imported_are_named():
+    result = csv_import(
+        kind="contacts", data=b"external_id,email,emial_consent,attr.x,Notes\nA1,a@x.com,yes,1,n\n"
+    )
+    assert result.ok
+    assert result.ignored_columns == ["emial_consent", "Notes"]
+
+
+def test_the_import_preview_names_ignored_columns(admin_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("c.csv", b"external_id,email,emial_consent\nA1,a@x.com,yes\n")
+    page = admin_client.post("/admin/contacts/contact/import/", {"file": upload, "format": "auto"}).content
+    assert "Not imported (unknown columns): emial_consent" in page.decode()

@@ -39,6 +39,8 @@ class Command(BaseCommand):
             f"{file.name}: {result.total_rows} rows ({result.format or 'unknown'} format, {result.encoding}, "
             f"delimiter {result.delimiter!r})"
         )
+        if result.ignored_columns:
+            self.stderr.write(f"Not imported (unknown columns): {', '.join(result.ignored_columns)}")
         if not result.ok:
             for error in result.errors:
                 self.stderr.write(f"row {error['row']}, column {error['column'] or '-'}: {error['message']}")

@@ -252,3 +252,13 @@ def test_the_import_preview_names_ignored_columns(admin_client):
     upload = SimpleUploadedFile("c.csv", b"external_id,email,emial_consent\nA1,a@x.com,yes\n")
     page = admin_client.post("/admin/contacts/contact/import/", {"file": upload, "format": "auto"}).content
     assert "Not imported (unknown columns): emial_consent" in page.decode()
+
+
+def test_an_order_line_cannot_carry_order_fields():
+    result = records_import(
+        kind="orders",
+        records=[{"order_id": "O1", "email": "a@x.com", "placed_at": "2024-01-01",
+                  "lines": [{"sku": "S1", "unit_price": 1, "order_id": "O2", "email": "b@x.com"}]}],
+    )  # fmt: skip
+    assert [(e["row"], e["column"]) for e in result.errors] == [(0, "lines.email"), (0, "lines.order_id")]
+    assert Order.objects.count() == 0

@@ -206,10 +206,9 @@ def events_record(*, events: list[dict[str, Any]], source: str = Contact.Consent
     """
     result = UpsertResult()
     for batch in _chunks(events, BATCH_SIZE):
-        contact_ids = contacts_resolve(rows=batch, source=source)
         external_ids = [e["external_id"] for e in batch if e.get("external_id")]
         known = set(Event.objects.filter(external_id__in=external_ids).values_list("external_id", flat=True))
-        objects = []
+        fresh = []
         seen: set[str] = set()
         for event in batch:
             external_id = event.get("external_id")
@@ -218,6 +217,12 @@ def events_record(*, events: list[dict[str, Any]], source: str = Contact.Consent
                 continue
             if external_id:
                 seen.add(external_id)
+            fresh.append(event)
+        # Contacts only for events that are recorded: a repeated event creates nothing.
+        contact_ids = contacts_resolve(rows=fresh, source=source)
+        objects = []
+        for event in fresh:
+            external_id = event.get("external_id")
             objects.append(
                 Event(
                     contact_id=contact_ids[(event.get("customer_id") or None, event.get("email") or None)],

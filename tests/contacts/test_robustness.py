@@ -262,3 +262,11 @@ def test_an_order_line_cannot_carry_order_fields():
     )  # fmt: skip
     assert [(e["row"], e["column"]) for e in result.errors] == [(0, "lines.email"), (0, "lines.order_id")]
     assert Order.objects.count() == 0
+
+
+def test_a_repeated_event_creates_nothing_not_even_its_contact():
+    event = {"external_id": "E1", "email": "a@x.com", "kind": "custom"}
+    records_import(kind="events", records=[event])
+    again = records_import(kind="events", records=[{**event, "email": "b@x.com"}])
+    assert (again.ok, again.created, again.updated) == (True, 0, 1)
+    assert list(Contact.objects.values_list("email", flat=True)) == ["a@x.com"]

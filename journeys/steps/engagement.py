@@ -26,7 +26,11 @@ class MessageEngagement(StepKind):
         from journeys.models import Step
         from messaging.models import Message
 
-        source = Step.objects.filter(version_id=step.version_id, key=step.config["step_key"]).values("id")
+        # Every published copy of the message step (keys are stable across versions): a contact
+        # migrated from an older version was mailed by that version's copy.
+        source = Step.objects.filter(
+            journey_id=step.journey_id, version__isnull=False, key=step.config["step_key"]
+        ).values("id")
         engaged = set(
             Message.objects.filter(
                 enrollment_id__in=[e.id for e in enrollments],

@@ -544,3 +544,38 @@ def test_ab_split_and_holdout_on_10k_contacts_hold_their_percentages_and_lift_is
     assert sum(converted for converted, _n in groups.values()) == len(buyers)
     assert sum(n for (h, _v), (_c, n) in groups.items() if h) == len(holdout)
     assert any(h and converted for (h, _v), (converted, _n) in groups.items())
+
+
+def test_engagement_sees_the_message_sent_before_the_contact_was_migrated(segment_everyone, email_template):
+    from journeys.models import Step
+    from journeys.services import journey_migrate, journey_publish
+    from messaging.models import Message
+
+    journey = journey_build(
+        "Engaged across versions",
+        {
+            "entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"}),
+            "mail": ("send_email", {"template_id": email_template.pk}),
+            "wait": ("wait", {"days": 2}),
+            "opened": ("engagement", {"step_key": "mailkey", "event": "opened"}),
+        },
+        [("entry", "next", "mail"), ("mail", "next", "wait"), ("wait", "next", "opened")],
+        publish=False,
+    )
+    Step.objects.filter(journey=journey, name="mail").update(key="mailkey")
+    v1 = journey_publish(journey=journey, now=T0)
+    (reader,) = contacts_make(1)
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="now", max_seconds=None)
+    Message.objects.filter(contact=reader).update(opened_at=T0 + DAY)
+    v2 = journey_publish(journey=journey, now=T0 + DAY)
+    journey_migrate(
+        from_version=v1,
+        to_version=v2,
+        step_mapping={
+            Step.objects.get(version=v1, name="wait").pk: Step.objects.get(version=v2, name="wait").pk
+        },
+        now=T0 + DAY,
+    )
+    journeys_tick(now=T0 + 4 * DAY, deliver="now", max_seconds=None)
+    assert branch_of(reader, "engagement") == "yes"

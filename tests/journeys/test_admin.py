@@ -179,3 +179,18 @@ def test_journey_changelist_query_count_does_not_grow_with_journeys(admin_client
         response = admin_client.get("/admin/journeys/journey/")
     assert response.content.count(b"More ") >= 6
     assert len(many.captured_queries) == len(few.captured_queries) <= 10
+
+
+def test_explain_page_query_budget_at_a_message_step_with_history(
+    admin_client, journey, django_assert_max_num_queries
+):
+    contacts_make(1, timezone="Europe/Berlin")
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="", max_seconds=None)
+    night = dt.datetime(2026, 3, 4, 22, 30, tzinfo=dt.UTC)  # quiet hours: held at the mail step
+    journeys_tick(now=night, deliver="", max_seconds=None)
+    enrollment = Enrollment.objects.get()
+    assert enrollment.step.name == "mail"
+    with django_assert_max_num_queries(9):  # + the cap count of the message step
+        response = admin_client.get(f"/admin/journeys/enrollment/{enrollment.pk}/explain/")
+    assert b"Frequency cap" in response.content

@@ -107,8 +107,47 @@ class EdgeInline(DraftInlineMixin, admin.TabularInline):
         return field
 
 
+class JourneyForm(forms.ModelForm):
+    """Settings that only work in pairs: half of one was silently ignored (or, for re-entry,
+    meant 're-enter at every run')."""
+
+    class Meta:
+        model = Journey
+        fields = [
+            "name",
+            "description",
+            "reentry",
+            "reentry_days",
+            "conversion_window_days",
+            "holdout_percent",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "frequency_cap_messages",
+            "frequency_cap_days",
+            "frequency_cap_action",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        errors = {}
+        if cleaned.get("reentry") == Journey.Reentry.AFTER_DAYS and not cleaned.get("reentry_days"):
+            errors["reentry_days"] = "Give the number of days (at least 1) for 'after N days'."
+        pairs = [
+            ("frequency_cap_messages", "frequency_cap_days", "Set both the number of messages and the days."),
+            ("quiet_hours_start", "quiet_hours_end", "Set both the start and the end of the quiet hours."),
+        ]
+        for first, second, message in pairs:
+            has_first, has_second = cleaned.get(first) is not None, cleaned.get(second) is not None
+            if has_first != has_second:
+                errors[second if has_first else first] = message
+        if errors:
+            raise ValidationError(errors)
+        return cleaned
+
+
 @admin.register(Journey)
 class JourneyAdmin(admin.ModelAdmin):
+    form = JourneyForm
     list_display = ["name", "status", "version_number", "in_flight", "updated_at"]
     list_filter = ["status"]
     search_fields = ["name"]

@@ -194,3 +194,26 @@ def test_explain_page_query_budget_at_a_message_step_with_history(
     with django_assert_max_num_queries(9):  # + the cap count of the message step
         response = admin_client.get(f"/admin/journeys/enrollment/{enrollment.pk}/explain/")
     assert b"Frequency cap" in response.content
+
+
+def test_journey_form_requires_complete_settings(admin_client):
+    data = {
+        "name": "Half set",
+        "description": "",
+        "reentry": "after_days",
+        "reentry_days": "",
+        "holdout_percent": "0",
+        "frequency_cap_messages": "3",
+        "frequency_cap_days": "",
+        "frequency_cap_action": "postpone",
+        "quiet_hours_start": "22:00",
+        "quiet_hours_end": "",
+        "steps-TOTAL_FORMS": "0",
+        "steps-INITIAL_FORMS": "0",
+        "edges-TOTAL_FORMS": "0",
+        "edges-INITIAL_FORMS": "0",
+    }
+    response = admin_client.post("/admin/journeys/journey/add/", data)
+    assert response.status_code == 200 and not Journey.objects.exists()
+    errors = response.context["adminform"].form.errors
+    assert {"reentry_days", "frequency_cap_days", "quiet_hours_end"} <= set(errors)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import (
@@ -40,7 +39,7 @@ from contacts.services.imports import (
 )
 from contacts.services.normalise import email_normalise
 from contacts.services.tokens import apitoken_create
-from contacts.signals import contacts_changed
+from contacts.signals import contacts_changed, signal_send_on_commit
 from contacts.story import story_render_context
 
 STORY_ORDERS = 10
@@ -395,7 +394,7 @@ class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
         watched = {"status", "email_consent", "sms_consent", "push_consent"}
         if change and watched & set(form.changed_data):
             contact_ids = [obj.pk]
-            transaction.on_commit(lambda: contacts_changed.send(sender=Contact, contact_ids=contact_ids))
+            signal_send_on_commit(contacts_changed, sender=Contact, contact_ids=contact_ids)
 
 
 @admin.register(Product)

@@ -5,9 +5,35 @@ with ids only, so receivers can work set-based (coupon redemption matching,
 journey conversion goals).
 """
 
+import logging
+
+from django.db import transaction
 from django.dispatch import Signal
+
+logger = logging.getLogger(__name__)
 
 # kwargs: order_ids: list[int]
 orders_upserted = Signal()
 # kwargs: contact_ids: list[int]; sent when consent or status changed (e.g. unsubscribed)
 contacts_changed = Signal()
+
+
+def signal_send_on_commit(signal: Signal, *, sender: type, **kwargs) -> None:
+    """Send `signal` after the current transaction commits, to every receiver even if one fails.
+
+    A failing receiver (say, coupon redemption matching) must not stop the others (journey
+    conversions, scoring) nor fail the import that already saved its rows: each failure is logged
+    with its traceback so an operator sees it.
+    """
+
+    def send() -> None:
+        for receiver, result in signal.send_robust(sender=sender, **kwargs):
+            if isinstance(result, Exception):
+                logger.error(
+                    "Receiver %s of %s failed",
+                    getattr(receiver, "__qualname__", receiver),
+                    sender,
+                    exc_info=(type(result), result, result.__traceback__),
+                )
+
+    transaction.on_commit(send)

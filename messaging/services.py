@@ -29,7 +29,7 @@ from django.db.models import Case, F, Value, When
 from django.utils.timezone import now
 
 from contacts.models import Contact, Event
-from contacts.signals import contacts_changed
+from contacts.signals import contacts_changed, signal_send_on_commit
 from messaging import sandbox, tokens
 from messaging.backends import ProviderUnavailable, SendError
 from messaging.backends import push as push_backends
@@ -77,7 +77,7 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 
 
 def _contacts_changed_on_commit(contact_ids: list[int]) -> None:
-    transaction.on_commit(lambda: contacts_changed.send(sender=Contact, contact_ids=contact_ids))
+    signal_send_on_commit(contacts_changed, sender=Contact, contact_ids=contact_ids)
 
 
 # --- Templates -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.utils import timezone
 from contacts.models import Contact, Tag
 from contacts.services.bulk import rows_write, values_in
 from contacts.services.results import RowError, RowErrors, UpsertResult
-from contacts.signals import contacts_changed
+from contacts.signals import contacts_changed, signal_send_on_commit
 
 CHANNELS = ("email", "sms", "push")
 SUPPRESSED = (Contact.Status.UNSUBSCRIBED, Contact.Status.BOUNCED)
@@ -121,7 +121,7 @@ def contacts_upsert(
         result.add(batch_result)
         changed_ids.extend(batch_changed)
     if changed_ids:
-        transaction.on_commit(lambda: contacts_changed.send(sender=Contact, contact_ids=changed_ids))
+        signal_send_on_commit(contacts_changed, sender=Contact, contact_ids=changed_ids)
     return result
 
 

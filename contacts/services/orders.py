@@ -15,7 +15,7 @@ from contacts.models import Contact, Event, Order, OrderLine, Product
 from contacts.services.bulk import rows_delete, rows_write, values_in
 from contacts.services.contacts import BATCH_SIZE, _chunks, contacts_resolve
 from contacts.services.results import RowError, RowErrors, UpsertResult
-from contacts.signals import orders_upserted
+from contacts.signals import orders_upserted, signal_send_on_commit
 
 PRODUCT_FIELDS = ("sku", "name", "category", "brand", "price", "url", "image_url")
 ORDER_UPDATE_FIELDS = ("contact", "placed_at", "total", "currency", "coupon_code", "status")
@@ -87,7 +87,7 @@ def orders_upsert(
         result.add(_orders_batch(batch, source=source))
     if result.ids:
         order_ids = list(result.ids)
-        transaction.on_commit(lambda: orders_upserted.send(sender=Order, order_ids=order_ids))
+        signal_send_on_commit(orders_upserted, sender=Order, order_ids=order_ids)
     return result
 
 

@@ -1,5 +1,6 @@
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from contacts.models import Contact, Event, ImportJob, Order
 from contacts.paginator import LargeTablePaginator
@@ -155,3 +156,37 @@ def test_admin_consent_change_sends_contacts_changed(admin_client, django_captur
     assert not contact.email_consent
     assert contact.email_consent_source == Contact.ConsentSource.ADMIN
     assert received == [contact.pk]
+
+
+def test_a_failing_receiver_stops_neither_others_nor_the_import(django_capture_on_commit_callbacks, caplog):
+    from contacts.signals import orders_upserted
+
+    received = []
+
+    def broken(sender, order_ids, **kwargs):
+        raise RuntimeError("redemption matching exploded")
+
+    def later(sender, order_ids, **kwargs):
+        received.append(order_ids)
+
+    orders_upserted.connect(broken, dispatch_uid="test-broken")
+    orders_upserted.connect(later, dispatch_uid="test-later")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            orders_upsert(
+                orders=[
+                    {
+                        "order_id": "A-1",
+                        "email": "ann@example.com",
+                        "placed_at": timezone.now(),
+                        "lines": [{"sku": "S-1", "product_name": "Sock", "quantity": 2, "unit_price": 5}],
+                    }
+                ]
+            )
+    finally:
+        orders_upserted.disconnect(dispatch_uid="test-broken")
+        orders_upserted.disconnect(dispatch_uid="test-later")
+
+    order = Order.objects.get(external_id="A-1")
+    assert received == [[order.pk]]
+    assert "redemption matching exploded" in caplog.text

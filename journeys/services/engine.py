@@ -328,6 +328,7 @@ def batch_advance(
         if not enrollments:
             return report, []
         report.claimed = len(enrollments)
+        _cap_locks_take(enrollments)
         graphs.load({e.version_id for e in enrollments})
         runs: list[tuple] = []
         pending = enrollments
@@ -364,6 +365,33 @@ def batch_advance(
     report.completed = sum(1 for e in enrollments if e.state not in Enrollment.IN_FLIGHT)
     report.messages = len(ctx.deliver_message_ids)
     return report, ctx.deliver_message_ids
+
+
+_CAP_LOCK_CLASS = 73_020_011  # first key of the two-key advisory locks: "journeys frequency cap"
+
+
+def _cap_locks_take(enrollments: list[Enrollment]) -> None:
+    """PostgreSQL: lock (until commit) the contacts of this batch that are in a journey with a
+    frequency cap, all at once and in id order (no deadlock between workers). A worker whose batch
+    messages the same contact waits for ours to commit, then counts our messages: the cap holds
+    across workers. SQLite serialises writers anyway. One statement whatever the batch size."""
+    if connection.vendor != "postgresql":
+        return
+    ids = sorted(
+        {
+            e.contact_id
+            for e in enrollments
+            if e.journey.frequency_cap_messages and e.journey.frequency_cap_days
+        }
+    )
+    if not ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, (x %% 2147483647)::int)) "
+            "FROM (SELECT x FROM unnest(%s::bigint[]) AS x ORDER BY x) AS ordered",
+            [_CAP_LOCK_CLASS, ids],
+        )
 
 
 def _finish(e: Enrollment, now: datetime, state: str, reason: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
@@ -161,3 +162,89 @@ def test_a_slow_worker_whose_lease_expired_causes_no_double_execution(
     assert StepRun.objects.filter(kind="send_email").count() == 12
     recipients = [m.to[0] for m in mail.outbox]
     assert len(recipients) == 12 and len(set(recipients)) == 12
+
+
+class _Meet:
+    """Holds each batch until the other worker's batch arrives too (or 2 s pass)."""
+
+    kind = "test_meet"
+    label = "Meet (tests)"
+
+    def __init__(self):
+        self.barrier = threading.Barrier(2)
+
+    def branches(self, config):
+        return ["next"]
+
+    def validate(self, config):
+        return dict(config or {})
+
+    def describe(self, config):
+        return ""
+
+    is_message = False
+
+    def run(self, *, step, enrollments, ctx):
+        from journeys.steps import StepResult
+
+        try:
+            self.barrier.wait(timeout=2)
+        except threading.BrokenBarrierError:
+            pass
+        return {e.id: StepResult("next") for e in enrollments}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_frequency_cap_holds_when_two_workers_message_the_same_contacts_at_once(
+    segment_everyone, email_template
+):
+    from journeys.steps import registry
+
+    registry[_Meet.kind] = _Meet()
+    try:
+        cap = {"frequency_cap_messages": 1, "frequency_cap_days": 7, "frequency_cap_action": "skip"}
+        journeys = [
+            journey_build(
+                name,
+                {
+                    "entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"}),
+                    "meet": (_Meet.kind, {}),
+                    "mail": ("send_email", {"template_id": email_template.pk}),
+                },
+                [("entry", "next", "meet"), ("meet", "next", "mail")],
+                now=T0,
+                **cap,
+            )
+            for name in ("Cap one", "Cap two")
+        ]
+        contacts_make(5)
+        for journey in journeys:
+            journey_enter(journey=journey, now=T0)
+        # Each worker takes one journey's contacts (claimed up front), then both advance at once.
+        from journeys.services.engine import batch_advance
+
+        for journey, token in zip(journeys, ("w1", "w2"), strict=True):
+            Enrollment.objects.filter(journey=journey).update(
+                claimed_by=token, claimed_until=T0 + dt.timedelta(hours=1)
+            )
+        errors = []
+
+        def advance(token):
+            try:
+                batch_advance(token=token, now=T0)
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=advance, args=(t,)) for t in ("w1", "w2")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        registry.pop(_Meet.kind)
+    assert errors == []
+    sent = StepRun.objects.filter(kind="send_email", outcome="sent")
+    assert sent.count() == 5  # one per contact, across both journeys
+    assert StepRun.objects.filter(kind="send_email", outcome="capped").count() == 5

@@ -1,5 +1,5 @@
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from contacts.models import Contact, Order
@@ -37,3 +37,12 @@ def test_negative_order_total_is_rejected():
     contact = Contact.objects.create(email="a@example.com")
     with pytest.raises(IntegrityError), transaction.atomic():
         Order.objects.create(external_id="O-1", contact=contact, placed_at=timezone.now(), total=-1)
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="INCLUDE indexes: PostgreSQL")
+def test_purchase_window_queries_can_use_a_covering_index():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'order_placed_cover_idx'")
+        (definition,) = cursor.fetchone()
+    assert "(placed_at) INCLUDE (contact_id, total, status)" in definition

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 
@@ -187,10 +188,8 @@ class _Meet:
     def run(self, *, step, enrollments, ctx):
         from journeys.steps import StepResult
 
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             self.barrier.wait(timeout=2)
-        except threading.BrokenBarrierError:
-            pass
         return {e.id: StepResult("next") for e in enrollments}
 
 

@@ -191,6 +191,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+if CELERY_BROKER_URL == "filesystem://":
+    # The filesystem transport has no host; kombu warns "No hostname was supplied" on every connect.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
 
 # --- Winback --------------------------------------------------------------
 # Imports larger than this (bytes) uploaded in the admin run as a background task.

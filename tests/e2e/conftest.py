@@ -27,6 +27,7 @@ def _user_in(django_user_model, username: str, group: str):
 
 
 def login(page, live_server, username: str):
+    page.set_default_timeout(10_000)
     page.goto(f"{live_server.url}/admin/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)

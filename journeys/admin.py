@@ -79,6 +79,9 @@ class StepInline(DraftInlineMixin, admin.TabularInline):
     model = Step
     form = StepForm
     fields = ["name", "kind", "config", "x", "y", "key"]
+    # The key is internal (maps contacts between versions). Read-only, so each new row gets its own
+    # generated key; as a form field, "Add another" copied one default key into every new row.
+    readonly_fields = ["key"]
     verbose_name = "step (draft)"
     verbose_name_plural = "Steps of the draft (publish to freeze a new version)"
 
@@ -262,7 +265,7 @@ class JourneyAdmin(admin.ModelAdmin):
         for journey in queryset:
             journey_delete(journey=journey)
 
-    @admin.action(description="Publish the draft as a new version (and activate)")
+    @admin.action(description="Publish the draft as a new version (and activate)", permissions=["change"])
     def publish(self, request, queryset):
         for journey in queryset:
             try:
@@ -274,15 +277,15 @@ class JourneyAdmin(admin.ModelAdmin):
                     request, f"{journey}: version {version.number} published.", messages.SUCCESS
                 )
 
-    @admin.action(description="Pause (contacts hold where they are)")
+    @admin.action(description="Pause (contacts hold where they are)", permissions=["change"])
     def pause(self, request, queryset):
         self._run(request, queryset, journey_pause, "paused")
 
-    @admin.action(description="Resume")
+    @admin.action(description="Resume", permissions=["change"])
     def resume(self, request, queryset):
         self._run(request, queryset, journey_resume, "resumed")
 
-    @admin.action(description="Archive (contacts in flight exit)")
+    @admin.action(description="Archive (contacts in flight exit)", permissions=["change"])
     def archive(self, request, queryset):
         self._run(request, queryset, journey_archive, "archived")
 

@@ -245,7 +245,7 @@ class SegmentAdmin(admin.ModelAdmin):
     def duration_display(self, obj: Segment) -> str:
         return "—" if obj.last_duration_ms is None else f"{obj.last_duration_ms} ms"
 
-    @admin.action(description="Evaluate now (count and record the size)")
+    @admin.action(description="Evaluate now (count and record the size)", permissions=["change"])
     def evaluate_now(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
         for segment in queryset:
             try:

@@ -18,7 +18,7 @@ MARKETER_APPS = ("contacts", "segments", "coupons", "messaging", "journeys", "dj
 # Analysts read everything marketing-related (and export it) but change nothing.
 ANALYST_APPS = ("contacts", "segments", "coupons", "messaging", "journeys")
 # Things only administrators may touch even within marketer apps.
-ADMIN_ONLY_CODENAMES = ("add_apitoken", "change_apitoken", "delete_apitoken")
+ADMIN_ONLY_CODENAMES = ("add_apitoken", "change_apitoken", "delete_apitoken", "view_apitoken")
 
 
 @transaction.atomic
@@ -28,7 +28,7 @@ def roles_sync() -> list[Group]:
     )
     analyst_perms = Permission.objects.filter(
         content_type__app_label__in=ANALYST_APPS, codename__startswith="view_"
-    )
+    ).exclude(codename__in=ADMIN_ONLY_CODENAMES)
     admin_perms = Permission.objects.all()
     groups = []
     for name, perms in ((MARKETER, marketer_perms), (ANALYST, analyst_perms), (ADMINISTRATOR, admin_perms)):

@@ -47,7 +47,6 @@ def test_marketer_builds_publishes_pauses_a_journey_and_explains_an_enrollment(
     # The draft: steps first (edges pick from the saved draft's steps).
     page.goto(f"{live_server.url}/admin/journeys/journey/add/")
     page.get_by_label("Name").fill("Come back")
-    # One new step per save: rows added together share one key (see the xfail test below).
     steps = [
         ("Start", "Entry (segment)", {"segment_id": everyone.pk, "every": 1, "period": "days"}),
         ("Two days", "Wait", {"days": 2}),
@@ -107,11 +106,6 @@ def test_marketer_builds_publishes_pauses_a_journey_and_explains_an_enrollment(
     page.screenshot(path=str(shots / "journey-explain.png"), full_page=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="journeys admin: steps added together in the inline share the key default rendered once into "
-    "the empty form, so saving them hits step_draft_key_unique (IntegrityError, 500)",
-)
 def test_marketer_adds_several_steps_in_one_save(marketer_page, live_server):
     page = marketer_page
     page.goto(f"{live_server.url}/admin/journeys/journey/add/")

@@ -71,11 +71,6 @@ def test_analyst_reads_everything_but_changes_nothing(analyst_page, live_server,
     assert Contact.objects.get(pk=contact.pk).email == "olga@example.com"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contacts/services/roles.py roles_sync(): Analyst gets every view_* of the contacts app, "
-    "view_apitoken included, so analysts see the API tokens list (names, prefixes, last use)",
-)
 def test_analyst_cannot_see_api_tokens(analyst_page, live_server):
     page = analyst_page
     page.goto(f"{live_server.url}/admin/")
@@ -84,11 +79,6 @@ def test_analyst_cannot_see_api_tokens(analyst_page, live_server):
     assert response.status == 403
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="journeys/admin.py JourneyAdmin publish/pause/resume/archive actions declare no "
-    "permissions=['change'], so a view-only analyst is offered them and can pause a live journey",
-)
 def test_analyst_cannot_pause_or_publish_a_journey(analyst_page, live_server):
     _, _, journey = _shop()
     assert journey.status == Journey.Status.ACTIVE

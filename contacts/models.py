@@ -261,6 +261,10 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    class Meta:
+        verbose_name = "API token"
+        verbose_name_plural = "API tokens"
+
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
 

@@ -78,6 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "winback.context_processors.shop",
             ],
         },
     },
@@ -164,6 +165,9 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 EMAIL_FILE_PATH = str(VAR_DIR / "outbox")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Winback Shop <shop@example.com>")
+# The shop's name shown to contacts on public pages; defaults to the display name of DEFAULT_FROM_EMAIL.
+_from_display_name = DEFAULT_FROM_EMAIL.split("<")[0].strip().strip('"')
+WINBACK_SHOP_NAME = env_str("WINBACK_SHOP_NAME", _from_display_name or "Our shop")
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true.")
 

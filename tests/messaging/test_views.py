@@ -135,6 +135,14 @@ def test_unsubscribe_get_shows_a_confirm_page_and_changes_nothing(client, sent_e
     assert Contact.objects.get(pk=message.contact_id).email_consent is True
 
 
+def test_public_pages_name_the_shop_the_contact_is_leaving(client, sent_email, settings):
+    settings.WINBACK_SHOP_NAME = "Kaffeehaus Berger"
+    message, mail = sent_email
+    url = mail["List-Unsubscribe"].split(",")[0].strip("<> ")
+    assert "Kaffeehaus Berger" in client.get(path_of(url)).content.decode()
+    assert "Kaffeehaus Berger" in client.get(path_of(tokens.preferences_url(message.contact_id))).content.decode()
+
+
 def test_last_consent_withdrawn_makes_contact_unsubscribed(client, make_contact):
     contact = make_contact(sms_consent=False, push_consent=False)
     client.post(path_of(tokens.unsubscribe_url(contact.pk)))

@@ -140,7 +140,8 @@ def test_public_pages_name_the_shop_the_contact_is_leaving(client, sent_email, s
     message, mail = sent_email
     url = mail["List-Unsubscribe"].split(",")[0].strip("<> ")
     assert "Kaffeehaus Berger" in client.get(path_of(url)).content.decode()
-    assert "Kaffeehaus Berger" in client.get(path_of(tokens.preferences_url(message.contact_id))).content.decode()
+    preferences = client.get(path_of(tokens.preferences_url(message.contact_id)))
+    assert "Kaffeehaus Berger" in preferences.content.decode()
 
 
 def test_last_consent_withdrawn_makes_contact_unsubscribed(client, make_contact):

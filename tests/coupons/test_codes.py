@@ -3,6 +3,7 @@ import io
 import re
 
 import pytest
+from django.db import connection
 from django.utils.timezone import now
 
 from coupons.models import Coupon
@@ -193,3 +194,12 @@ def test_export_escapes_every_formula_start_and_keeps_cells_intact():
     rows = list(csv.reader(io.StringIO(_export(pool, assigned=True))))
     assert rows[1][0] == "'=LEGACY"
     assert rows[1][3] == "'-1+2,\"\n@x" and rows[1][4] == "'\tx@example.com"
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="autovacuum settings: PostgreSQL")
+def test_coupon_table_is_vacuumed_early_so_claims_stay_fast():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'coupons_coupon'")
+        (options,) = cursor.fetchone()
+    assert "autovacuum_vacuum_scale_factor=0.01" in options

@@ -28,6 +28,8 @@ import django  # noqa: E402
 
 django.setup()
 
+import logging  # noqa: E402
+
 from aiosmtpd.controller import Controller  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -38,6 +40,9 @@ from coupons.services import coupon_assign, coupons_generate  # noqa: E402
 from journeys.models import Edge, Enrollment, Journey, Step  # noqa: E402
 from journeys.services import journey_enter, journey_publish, journeys_tick  # noqa: E402
 from messaging.models import Message, MessageTemplate  # noqa: E402
+
+# aiosmtpd logs every SMTP command at INFO: 100,000+ lines per run would drown the results.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 from messaging.services import Outgoing, messages_deliver, messages_queue  # noqa: E402
 from segments.models import Segment  # noqa: E402
 from segments.selectors import segment_contains  # noqa: E402

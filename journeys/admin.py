@@ -6,10 +6,11 @@ import csv
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from journeys.forms import OccupiedStep, StepMappingForm, VersionsForm
 from journeys.models import (
     AudienceExport,
     AuditLog,
@@ -30,8 +32,15 @@ from journeys.models import (
     Survey,
     SurveyQuestion,
 )
-from journeys.selectors import enrollment_explain, journey_report
-from journeys.services import journey_archive, journey_delete, journey_pause, journey_publish, journey_resume
+from journeys.selectors import enrollment_explain, journey_in_flight_counts, journey_report
+from journeys.services import (
+    journey_archive,
+    journey_delete,
+    journey_migrate,
+    journey_pause,
+    journey_publish,
+    journey_resume,
+)
 from journeys.steps import KIND_CHOICES, registry
 
 CAPPED_COUNT = 10_000
@@ -288,6 +297,105 @@ class JourneyAdmin(admin.ModelAdmin):
     @admin.action(description="Archive (contacts in flight exit)", permissions=["change"])
     def archive(self, request, queryset):
         self._run(request, queryset, journey_archive, "archived")
+
+    # --- Move contacts in flight to another version (journey_migrate) ---
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/migrate/",
+                self.admin_site.admin_view(self.migrate_view),
+                name="journeys_journey_migrate",
+            ),
+            *super().get_urls(),
+        ]
+
+    def migrate_view(self, request, object_id: str):
+        """Pick two versions (GET), then map each occupied step of the source to a step of the target
+        (POST): journey_migrate moves everyone or nobody. Four queries plus the session's."""
+        journey = self.get_object(request, unquote(object_id))
+        if journey is None:
+            raise Http404("No such journey.")
+        if not self.has_change_permission(request, journey):
+            raise PermissionDenied
+        versions = list(JourneyVersion.objects.filter(journey=journey).order_by("number"))
+        by_pk = {v.pk: v for v in versions}
+        counts = journey_in_flight_counts(journey=journey)
+        per_version: dict[int, int] = {}
+        for (version_id, _step_id), n in counts.items():
+            per_version[version_id] = per_version.get(version_id, 0) + n
+
+        target_id = journey.current_version_id
+        source_id = next((v.pk for v in versions if per_version.get(v.pk) and v.pk != target_id), None)
+        bound = "source" in request.GET or "target" in request.GET
+        versions_form = VersionsForm(
+            request.GET if bound else None,
+            initial={"source": source_id, "target": target_id},
+            versions=versions,
+            counts=per_version,
+            current_id=journey.current_version_id,
+        )
+        if bound:
+            source_id, target_id = (
+                (versions_form.cleaned_data["source"], versions_form.cleaned_data["target"])
+                if versions_form.is_valid()
+                else (None, None)
+            )
+        source, target = by_pk.get(source_id), by_pk.get(target_id)
+
+        mapping_form = None
+        if source is not None and target is not None:
+            steps = list(Step.objects.filter(version__in=[source, target]).order_by("y", "x", "id"))
+            source_steps = {s.pk: s for s in steps if s.version_id == source.pk}
+            order = {pk: i for i, pk in enumerate(source_steps)}
+            occupied = sorted(
+                (
+                    OccupiedStep(source_steps.get(step_id), n)
+                    for (version_id, step_id), n in counts.items()
+                    if version_id == source.pk
+                ),
+                key=lambda row: order.get(row.step.pk if row.step else None, len(order)),
+            )
+            mapping_form = StepMappingForm(
+                request.POST if request.method == "POST" else None,
+                occupied=occupied,
+                target_steps=[s for s in steps if s.version_id == target.pk],
+            )
+            if request.method == "POST" and mapping_form.is_valid():
+                try:
+                    moved = journey_migrate(
+                        from_version=source, to_version=target, step_mapping=mapping_form.step_mapping()
+                    )
+                except ValidationError as exc:
+                    for message in exc.messages:
+                        mapping_form.add_error(None, message)
+                else:
+                    self.message_user(
+                        request,
+                        f"{journey}: moved {moved} contact{'s' if moved != 1 else ''} "
+                        f"from version {source.number} to version {target.number}.",
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(reverse("admin:journeys_journey_change", args=[journey.pk]))
+
+        title = (
+            f"Move contacts to version {target.number}"
+            if target is not None
+            else "Move contacts to another version"
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": journey,
+            "title": title,
+            "source": source,
+            "target": target,
+            "version_rows": [(v, per_version.get(v.pk, 0)) for v in versions],
+            "versions_form": versions_form,
+            "mapping_form": mapping_form,
+            "in_flight": sum(per_version.values()),
+        }
+        return TemplateResponse(request, "admin/journeys/journey/migrate.html", context)
 
 
 @admin.register(JourneyVersion)

@@ -107,3 +107,15 @@ def journey_report(*, journey: Journey) -> dict:
         .order_by("holdout", "variant")
     )
     return {"states": states, "conversions": conversions, "groups": list(entered)}
+
+
+def journey_in_flight_counts(*, journey: Journey) -> dict[tuple[int, int | None], int]:
+    """Contacts in flight by (version id, step id): one GROUP BY over the journey's in-flight rows."""
+    rows = (
+        Enrollment.objects.filter(journey=journey, state__in=Enrollment.IN_FLIGHT)
+        .order_by()
+        .values("version_id", "step_id")
+        .annotate(n=Count("id"))
+        .values_list("version_id", "step_id", "n")
+    )
+    return {(version_id, step_id): n for version_id, step_id, n in rows}

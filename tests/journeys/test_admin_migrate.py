@@ -169,6 +169,17 @@ def test_page_query_count_does_not_grow_with_steps(admin_client, moved_journey, 
     assert len(response.context["mapping_form"].rows) == 2
 
 
+@pytest.mark.django_db
+def test_a_journey_without_contacts_in_flight_says_so_and_an_unknown_one_is_404(admin_client):
+    draft = Journey.objects.create(name="Only a draft")
+    response = admin_client.get(_url(draft))
+    assert response.status_code == 200
+    assert "No version published yet." in response.content.decode()
+    assert "there is nobody to move" in response.content.decode()
+    assert response.context["mapping_form"] is None
+    assert admin_client.get(reverse("admin:journeys_journey_migrate", args=[draft.pk + 1])).status_code == 404
+
+
 # --- In a real browser, as a marketer -----------------------------------------------------------
 
 

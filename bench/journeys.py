@@ -22,9 +22,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
 import django  # noqa: E402
+from _common import Timer  # noqa: E402
 
 django.setup()
 
@@ -61,19 +63,6 @@ class CountingSink:
             self.count += 1
             self.recipients.extend(envelope.rcpt_tos)
         return "250 OK"
-
-
-class Timer:
-    def __init__(self, label: str):
-        self.label = label
-
-    def __enter__(self):
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.start
-        print(f"  {self.label:<60} {self.seconds:8.2f} s", flush=True)
 
 
 def free_port() -> int:

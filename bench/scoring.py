@@ -17,15 +17,16 @@ import datetime as dt
 import math
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
 import django  # noqa: E402
+from _common import Timer  # noqa: E402
 
 django.setup()
 
@@ -37,19 +38,6 @@ from segments.models import ContactScore, ScoringRun  # noqa: E402
 from segments.services.scoring import _purchase_aggregates, scores_compute, scoring_run_execute  # noqa: E402
 
 AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
-
-
-class Timer:
-    def __init__(self, label: str):
-        self.label = label
-
-    def __enter__(self):
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.start
-        print(f"  {self.label:<58} {self.seconds:8.2f} s", flush=True)
 
 
 def generate(contacts: int, seed: int) -> int:

@@ -2,59 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
 from contacts.models import Contact, ImportJob
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def database_url() -> str:
-    config = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{config['NAME']}"
-    host = f"{config.get('HOST') or '127.0.0.1'}:{config.get('PORT') or 5432}"
-    return f"postgres://{config.get('USER') or 'postgres'}@{host}/{config['NAME']}"
-
 
 @pytest.fixture
-def worker():
-    from winback.celery import app
-
-    app.control.purge()
-    log_path = Path(settings.VAR_DIR) / "contacts-worker.log"
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "winback.settings",
-        "DATABASE_URL": database_url(),
-        "SECURE_SSL_REDIRECT": "false",
-    }
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "celery"), "-A", "winback", "worker", "--concurrency", "1",
-             "--loglevel", "INFO"],
-            cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    yield log_path
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGQUIT)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+def worker(celery_worker_process):
+    return celery_worker_process
 
 
 def test_large_upload_is_imported_by_the_worker(admin_client, worker, settings):

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 
 from coupons.models import Coupon
+from tests.conftest import test_database_url
 from tests.coupons.conftest import make_contacts, make_pool
 
 PROCESSES = 4
@@ -19,22 +20,12 @@ CODES = 120
 CONTACTS = 160
 
 
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"  # the test database is a file under WINBACK_VAR_DIR
-    if db["ENGINE"] == "django.db.backends.postgresql":
-        auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-        return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
-    pytest.skip(f"no multi-process test for {db['ENGINE']}")
-
-
 @pytest.mark.django_db(transaction=True)
 def test_many_processes_never_give_one_code_twice_or_two_codes_to_one_contact(tmp_path: Path):
     pool = make_pool(codes=CODES)
     ids = make_contacts(CONTACTS)
     go_file = tmp_path / "go"
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    env = {**os.environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "tests.settings"}
     workers = []
     for n in range(PROCESSES):
         order = ids[:]

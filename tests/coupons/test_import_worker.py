@@ -2,53 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from coupons.models import CodeImport, Coupon
 from coupons.selectors import pools_with_stats
 from tests.coupons.conftest import make_pool
-from tests.coupons.test_concurrency import _database_url
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def worker():
-    from winback.celery import app
-
-    app.control.purge()
-    log_path = Path(settings.VAR_DIR) / "coupons-worker.log"
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "winback.settings",
-        "DATABASE_URL": _database_url(),
-        "SECURE_SSL_REDIRECT": "false",
-    }
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "celery"), "-A", "winback", "worker", "--concurrency", "1",
-             "--loglevel", "INFO"],
-            cwd=settings.BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    yield log_path
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGQUIT)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+def worker(celery_worker_process):
+    return celery_worker_process
 
 
 def test_large_code_upload_is_imported_by_the_worker(admin_client, worker, settings):

@@ -6,10 +6,10 @@ import time
 from email.message import EmailMessage
 
 import pytest
-from django.db import connection
 
 from messaging.management.commands.mail_sink import store
 from messaging.models import ReceivedMail
+from tests.conftest import test_database_url
 from tests.messaging.conftest import free_port
 
 
@@ -24,22 +24,12 @@ def test_store_keeps_subject_recipients_and_raw():
     assert "body" in mail.raw
 
 
-def _test_database_url() -> str:
-    """The test database (not the development one) for a subprocess."""
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    user = settings["USER"] or ""
-    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
-    return f"postgres://{user}{password}@{settings['HOST']}:{settings['PORT'] or 5432}/{settings['NAME']}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_mail_sink_command_receives_smtp_into_the_database():
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "mail_sink", "--port", str(port)],
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": _test_database_url()},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": test_database_url()},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -30,6 +30,7 @@ from contacts.importing.schema import FIELDS
 from contacts.models import ApiToken, Contact, Event, ImportJob, Order, OrderLine, Product, Tag
 from contacts.paginator import LargeTablePaginator
 from contacts.services.export import contact_tag_names, csv_stream, rows_export, xlsx_file
+from contacts.services.forget import contacts_anonymize
 from contacts.services.imports import (
     import_job_create,
     import_job_enqueue,
@@ -314,6 +315,8 @@ class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
         ),
     ]
     change_form_template = "admin/contacts/contact/change_form.html"
+    actions = [*ExportMixin.actions, "anonymize_selected"]
+    ANONYMIZE_PREVIEW = 20  # contacts listed by name on the confirmation page
     export_columns = [
         ("external_id", "external_id"),
         ("email", "email"),
@@ -380,6 +383,31 @@ class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
                 story_sections=story_render_context(contact=contact, request=request),
             )
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Anonymize selected contacts", permissions=["delete"])
+    def anonymize_selected(self, request, queryset):
+        """GDPR erasure from the changelist, after a confirmation page (irreversible)."""
+        queryset = queryset.exclude(status=Contact.Status.ANONYMIZED)
+        if request.POST.get("post") == "yes":
+            ids = list(queryset.values_list("id", flat=True))
+            count = contacts_anonymize(contact_ids=ids, source=Contact.ConsentSource.ADMIN)
+            plural = "s" if count != 1 else ""
+            self.message_user(request, f"Anonymized {count} contact{plural}.", messages.SUCCESS)
+            return None
+        preview = list(queryset.order_by("-id")[: self.ANONYMIZE_PREVIEW + 1])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Anonymize contacts? This cannot be undone",
+            "opts": self.model._meta,
+            "preview": preview[: self.ANONYMIZE_PREVIEW],
+            "more": len(preview) > self.ANONYMIZE_PREVIEW,
+            "count": queryset.count() if len(preview) > self.ANONYMIZE_PREVIEW else len(preview),
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action": "anonymize_selected",
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/contacts/contact/anonymize_confirmation.html", context)
 
     def save_model(self, request, obj, form, change):
         # Consent edited by hand is stamped like any other consent change.

@@ -37,3 +37,10 @@ def signal_send_on_commit(signal: Signal, *, sender: type, **kwargs) -> None:
                 )
 
     transaction.on_commit(send)
+
+
+# kwargs: contact_ids: list[int], mode: "anonymize" | "delete". Sent by contacts_anonymize /
+# contacts_delete INSIDE their transaction (plain Signal.send, before the delete): an app that holds
+# personal data about these contacts (messaging: addresses, push endpoints) blanks it set-based in
+# the same transaction, so a person is never left half forgotten; a failing receiver rolls it all back.
+contacts_forgotten = Signal()

@@ -358,9 +358,9 @@ def batch_advance(
         if written != len(enrollments):
             raise ClaimLost(f"wrote {written} of {len(enrollments)} enrollments: claim lost")
         if ctx.delete_contact_ids:
-            from contacts.models import Contact
+            from contacts.services.forget import contacts_delete
 
-            Contact.objects.filter(id__in=ctx.delete_contact_ids).delete()
+            contacts_delete(contact_ids=ctx.delete_contact_ids, source="journey")
     report.steps_run = len(runs)
     report.completed = sum(1 for e in enrollments if e.state not in Enrollment.IN_FLIGHT)
     report.messages = len(ctx.deliver_message_ids)

@@ -1,10 +1,9 @@
 """Delete or anonymize contact (GDPR requests): audited with an AuditLog row per contact.
 
-Anonymize blanks personal data and sets status 'anonymized' (orders stay for revenue reports);
-the contact's messages keep their status and dates but lose address, subject and template values;
-ad audience rows (hashes) and push subscriptions go. Nothing is kept to undo it: irreversible.
-Delete removes the contact and everything that cascades from it, after the batch is written
-(plus the audience rows, which reference contacts by plain id).
+The personal data is removed by the contacts services (contacts_anonymize / contacts_delete), which
+tell messaging through contacts_forgotten; this step writes journeys' own audit rows and removes
+journeys' own ad-audience rows (hashes keyed by plain contact id). Nothing is kept to undo it.
+Delete removes the contact (contacts_delete) after the batch is written (see the engine).
 """
 
 from __future__ import annotations
@@ -16,40 +15,13 @@ from journeys.steps.base import StepKind, StepResult
 MODES = ("anonymize", "delete")
 
 
-def personal_data_strip(*, contact_ids: list[int]) -> None:
-    """What other tables hold about these contacts that identifies them (set-based):
-    hashed e-mail/phone in ad audiences (journeys), push endpoints, and the address, rendered
-    subject and template values of their messages (the message rows stay, for counts and caps)."""
+def audience_rows_remove(*, contact_ids: list[int]) -> None:
+    """Journeys' own rows keyed by plain contact ids (no FK, so no cascade): hashed e-mail/phone in
+    ad audiences and segment snapshots. Everything else is forgotten by the contacts service."""
     from journeys.models import AudienceMember, JourneySegmentMember
 
     AudienceMember.objects.filter(contact_id__in=contact_ids).delete()
     JourneySegmentMember.objects.filter(contact_id__in=contact_ids).delete()
-    try:
-        from messaging.models import Message, PushSubscription
-    except ImportError:  # pragma: no cover - messaging is part of every install
-        return
-    PushSubscription.objects.filter(contact_id__in=contact_ids).delete()
-    Message.objects.filter(contact_id__in=contact_ids).update(to_address="", subject="", context={})
-
-
-def anonymize_contacts(*, contact_ids: list[int], now) -> int:
-    from contacts.models import Contact
-
-    personal_data_strip(contact_ids=contact_ids)
-    Contact.tags.through.objects.filter(contact_id__in=contact_ids).delete()
-    return Contact.objects.filter(id__in=contact_ids).update(
-        email=None,
-        external_id=None,
-        phone="",
-        first_name="",
-        last_name="",
-        attributes={},
-        email_consent=False,
-        sms_consent=False,
-        push_consent=False,
-        status=Contact.Status.ANONYMIZED,
-        updated_at=now,
-    )
 
 
 class ContactData(StepKind):
@@ -82,14 +54,17 @@ class ContactData(StepKind):
             ]
         )
         if mode == "anonymize":
-            anonymize_contacts(contact_ids=contact_ids, now=ctx.now)
+            from contacts.services.forget import contacts_anonymize
+
+            audience_rows_remove(contact_ids=contact_ids)
+            contacts_anonymize(contact_ids=contact_ids, source="journey")
             for e in enrollments:
                 e.contact.status = "anonymized"
             return {
                 e.id: StepResult("end", outcome="anonymized", exit=("completed", "anonymized"))
                 for e in enrollments
             }
-        personal_data_strip(contact_ids=contact_ids)  # rows keyed by plain contact ids do not cascade
+        audience_rows_remove(contact_ids=contact_ids)  # rows keyed by plain contact ids do not cascade
         ctx.delete_contact_ids.extend(contact_ids)
         return {
             e.id: StepResult("end", outcome="deleted", exit=("exited", "contact deleted"))

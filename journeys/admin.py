@@ -42,6 +42,7 @@ from journeys.services import (
     journey_resume,
 )
 from journeys.steps import KIND_CHOICES, registry
+from journeys.steps.base import step_names_fetch
 
 CAPPED_COUNT = 10_000
 
@@ -238,6 +239,7 @@ class JourneyAdmin(admin.ModelAdmin):
         edges: dict[int, list] = {}
         for edge in Edge.objects.filter(journey=obj, version__isnull=True).select_related("to_step"):
             edges.setdefault(edge.from_step_id, []).append(edge)
+        names = step_names_fetch(step.config for step in steps)  # one query per kind of row
         rows = []
         for step in steps:
             kind = registry.get(step.kind)
@@ -248,7 +250,7 @@ class JourneyAdmin(admin.ModelAdmin):
                 (
                     step.name or step.kind,
                     kind.label if kind else step.kind,
-                    kind.describe(step.config) if kind else "",
+                    kind.describe(step.config, names) if kind else "",
                     f"· {arrows}" if arrows else "",
                 )
             )

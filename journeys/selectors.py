@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from journeys.models import Conversion, Enrollment, Journey, Step, StepRun
 from journeys.steps import registry
+from journeys.steps.base import step_names_fetch
 from journeys.steps.messages import cap_usage, quiet_until
 
 
@@ -33,7 +34,7 @@ def enrollment_explain(*, enrollment_id: int, now: datetime | None = None) -> Ex
     runs = list(StepRun.objects.filter(enrollment=enrollment).select_related("step").order_by("ran_at", "id"))
     step = enrollment.step
     kind = registry.get(step.kind) if step else None
-    description = kind.describe(step.config) if kind and step else ""
+    description = kind.describe(step.config, step_names_fetch([step.config])) if kind and step else ""
     journey = enrollment.journey
     reasons: list[str] = []
     next_move = None

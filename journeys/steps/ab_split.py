@@ -6,7 +6,7 @@ import hashlib
 
 from django.core.exceptions import ValidationError
 
-from journeys.steps.base import StepKind, StepResult, require
+from journeys.steps.base import Names, StepKind, StepResult, require
 
 
 def stable_percent(journey_id: int, contact_id: int) -> float:
@@ -56,5 +56,5 @@ class ABSplit(StepKind):
             results[e.id] = StepResult(label, outcome="assigned")
         return results
 
-    def describe(self, config: dict) -> str:
+    def describe(self, config: dict, names: Names | None = None) -> str:
         return ", ".join(f"{v['label']} {v['percent']:g}%" for v in config.get("variants", []))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from journeys.steps.base import StepKind, StepResult, model_exists
+from journeys.steps.base import Names, StepKind, StepResult, model_exists, reference_describe
 
 
 class AssignCoupon(StepKind):
@@ -43,5 +43,5 @@ class AssignCoupon(StepKind):
             results[e.id] = StepResult("next", outcome="assigned", detail=coupon.code)
         return results
 
-    def describe(self, config: dict) -> str:
-        return f"pool {config.get('pool_id')}"
+    def describe(self, config: dict, names: Names | None = None) -> str:
+        return reference_describe(config, "pool_id", names)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from journeys.steps.base import StepKind, StepResult, require
+from journeys.steps.base import Names, StepKind, StepResult, require
 
 FIELDS = ("country", "locale", "status", "timezone")
 
@@ -41,5 +41,5 @@ class AttributeSplit(StepKind):
             results[e.id] = StepResult(value if value in values else "default")
         return results
 
-    def describe(self, config: dict) -> str:
+    def describe(self, config: dict, names: Names | None = None) -> str:
         return f"{config.get('field')}: {', '.join(config.get('values', []))} / default"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from journeys.steps.base import StepKind, StepResult, model_exists
+from journeys.steps.base import Names, StepKind, StepResult, model_exists, reference_describe
 
 
 def sha256_normalised(value: str | None) -> str:
@@ -54,5 +54,5 @@ class AudienceAdd(StepKind):
         )
         return {e.id: StepResult("next", outcome="added") for e in enrollments}
 
-    def describe(self, config: dict) -> str:
-        return f"export {config.get('export_id')}"
+    def describe(self, config: dict, names: Names | None = None) -> str:
+        return reference_describe(config, "export_id", names)

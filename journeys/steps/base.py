@@ -11,6 +11,7 @@ Handlers must not query per contact: one query (or one service call) for the who
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -62,8 +63,73 @@ class StepKind:
     def run(self, *, step: Step, enrollments: list[Enrollment], ctx: BatchContext) -> dict[int, StepResult]:
         return {e.id: StepResult("next") for e in enrollments}
 
-    def describe(self, config: dict) -> str:
+    def describe(self, config: dict, names: Names | None = None) -> str:
+        """One line for the draft graph and the explain page; `names` from step_names_fetch()."""
         return ""
+
+
+# --- how configurations read on screens ---------------------------------------------------------
+
+# Config keys that point at other apps' rows: key -> (model label, name field, word shown).
+REFERENCES: dict[str, tuple[str, str, str]] = {
+    "segment_id": ("segments.Segment", "name", "segment"),
+    "pool_id": ("coupons.CouponPool", "name", "pool"),
+    "template_id": ("messaging.MessageTemplate", "name", "template"),
+    "export_id": ("journeys.AudienceExport", "name", "export"),
+    "survey_id": ("journeys.Survey", "title", "survey"),
+}
+
+# config key -> {id: name}
+Names = dict[str, dict[int, str]]
+
+
+def step_names_fetch(configs: Iterable[dict]) -> Names:
+    """The names of every row the configurations point at: one query per kind of row (segments,
+    templates, ...), whatever the number of steps."""
+    from django.apps import apps
+
+    wanted: dict[str, set[int]] = {}
+    for config in configs:
+        for key in REFERENCES:
+            try:
+                wanted.setdefault(key, set()).add(int((config or {})[key]))
+            except (KeyError, TypeError, ValueError):
+                continue
+    names: Names = {}
+    for key, ids in wanted.items():
+        if not ids:
+            continue
+        label, field_name, _word = REFERENCES[key]
+        try:
+            model = apps.get_model(label)
+        except LookupError:  # that app is not installed
+            continue
+        names[key] = dict(model.objects.filter(pk__in=ids).values_list("pk", field_name))
+    return names
+
+
+def reference_describe(config: dict, key: str, names: Names | None) -> str:
+    """'segment “Lapsed buyers”'; without fetched names (or for a deleted row) the id."""
+    word = REFERENCES[key][2]
+    pk = (config or {}).get(key)
+    if names is None or key not in names:
+        return f"{word} {pk}"
+    try:
+        name = names[key].get(int(pk))
+    except (TypeError, ValueError):
+        name = None
+    return f"{word} “{name}”" if name is not None else f"{word} {pk} (deleted)"
+
+
+def duration_human(seconds: int) -> str:
+    """7 days, 2 hours 30 minutes, 1 day 45 seconds (no zero parts)."""
+    seconds = int(seconds)
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}{'' if count == 1 else 's'}")
+    return " ".join(parts) or "0 seconds"
 
 
 # --- helpers for configuration validation ------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from journeys.steps.base import StepKind, StepResult
+from journeys.steps.base import Names, StepKind, StepResult
 
 MODES = ("anonymize", "delete")
 
@@ -71,5 +71,5 @@ class ContactData(StepKind):
             for e in enrollments
         }
 
-    def describe(self, config: dict) -> str:
+    def describe(self, config: dict, names: Names | None = None) -> str:
         return config.get("mode", "")

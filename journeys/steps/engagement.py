@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from journeys.steps.base import StepKind, StepResult, require
+from journeys.steps.base import Names, StepKind, StepResult, require
 
 EVENTS = {"opened": "opened_at", "clicked": "clicked_at"}
 
@@ -40,5 +40,5 @@ class MessageEngagement(StepKind):
         )
         return {e.id: StepResult("yes" if e.id in engaged else "no") for e in enrollments}
 
-    def describe(self, config: dict) -> str:
+    def describe(self, config: dict, names: Names | None = None) -> str:
         return f"{config.get('event')} the message of step {config.get('step_key')}"

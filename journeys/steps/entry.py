@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from journeys.steps.base import StepKind, model_exists, require_int
+from journeys.steps.base import Names, StepKind, model_exists, reference_describe, require_int
 
 PERIODS = ("seconds", "minutes", "hours", "days")
 MODES = ("everyone", "new")
@@ -63,10 +63,10 @@ class Entry(StepKind):
         cleaned["end_at"] = _parse_dt(config, "end_at")
         return cleaned
 
-    def describe(self, config: dict) -> str:
+    def describe(self, config: dict, names: Names | None = None) -> str:
         when = (
             f"cron {config['crontab']}"
             if config.get("crontab")
             else f"every {config.get('every')} {config.get('period')}"
         )
-        return f"segment {config.get('segment_id')}, {when}, {config.get('mode', 'everyone')}"
+        return f"{reference_describe(config, 'segment_id', names)}, {when}, {config.get('mode', 'everyone')}"

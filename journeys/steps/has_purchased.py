@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from journeys.steps.base import StepKind, StepResult, require_int
+from journeys.steps.base import Names, StepKind, StepResult, require_int
 
 
 class HasPurchased(StepKind):
@@ -60,6 +60,6 @@ class HasPurchased(StepKind):
         more_than = int(config.get("more_than", 0))
         return {e.id: StepResult("yes" if counts.get(e.id, 0) > more_than else "no") for e in enrollments}
 
-    def describe(self, config: dict) -> str:
+    def describe(self, config: dict, names: Names | None = None) -> str:
         window = "since entry" if config.get("since_entry") else f"in the last {config.get('days')} days"
         return f"more than {config.get('more_than', 0)} orders {window}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from journeys.steps.base import StepKind, StepResult, model_exists
+from journeys.steps.base import Names, StepKind, StepResult, model_exists, reference_describe
 
 
 class InSegment(StepKind):
@@ -23,5 +23,5 @@ class InSegment(StepKind):
         inside = segment_contains(segment=segment, contact_ids=[e.contact_id for e in enrollments])
         return {e.id: StepResult("yes" if e.contact_id in inside else "no") for e in enrollments}
 
-    def describe(self, config: dict) -> str:
-        return f"segment {config.get('segment_id')}"
+    def describe(self, config: dict, names: Names | None = None) -> str:
+        return reference_describe(config, "segment_id", names)

@@ -15,7 +15,15 @@ from datetime import datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Min
 
-from journeys.steps.base import BatchContext, StepKind, StepResult, contact_zone, model_exists
+from journeys.steps.base import (
+    BatchContext,
+    Names,
+    StepKind,
+    StepResult,
+    contact_zone,
+    model_exists,
+    reference_describe,
+)
 
 
 def quiet_until(journey, contact, now: datetime) -> datetime | None:
@@ -136,5 +144,5 @@ class MessageStep(StepKind):
                 ctx.sent_in_batch[e.contact_id] = ctx.sent_in_batch.get(e.contact_id, 0) + 1
         return results
 
-    def describe(self, config: dict) -> str:
-        return f"template {config.get('template_id')}"
+    def describe(self, config: dict, names: Names | None = None) -> str:
+        return reference_describe(config, "template_id", names)

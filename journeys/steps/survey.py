@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from journeys.steps.base import model_exists
+from journeys.steps.base import Names, model_exists, reference_describe
 from journeys.steps.messages import MessageStep
 
 SALT = "journeys.survey"
@@ -38,5 +38,6 @@ class SendSurvey(MessageStep):
         )
         return {"survey_url": settings.SITE_URL + reverse("journeys:survey", args=[token])}
 
-    def describe(self, config: dict) -> str:
-        return f"survey {config.get('survey_id')} with template {config.get('template_id')}"
+    def describe(self, config: dict, names: Names | None = None) -> str:
+        survey = reference_describe(config, "survey_id", names)
+        return f"{survey} with {reference_describe(config, 'template_id', names)}"

@@ -7,7 +7,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from journeys.steps.base import StepKind, StepResult, require
+from journeys.steps.base import Names, StepKind, StepResult, require
 
 ACTIONS = ("set_attribute", "add_tag", "remove_tag", "set_consent")
 CHANNELS = ("email", "sms", "push")
@@ -98,5 +98,5 @@ class UpdateContact(StepKind):
             )
         return {e.id: StepResult("next", outcome="updated") for e in enrollments}
 
-    def describe(self, config: dict) -> str:
+    def describe(self, config: dict, names: Names | None = None) -> str:
         return " ".join(str(v) for v in config.values())

@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_datetime
 
-from journeys.steps.base import StepKind, StepResult, contact_zone, require_int
+from journeys.steps.base import Names, StepKind, StepResult, contact_zone, duration_human, require_int
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -89,9 +89,14 @@ class Wait(StepKind):
                 )
         return results
 
-    def describe(self, config: dict) -> str:
+    def describe(self, config: dict, names: Names | None = None) -> str:
         if config.get("mode") == "weekday_time":
             return f"until {WEEKDAYS[int(config['weekday'])].title()} {config['time']} (contact's time zone)"
         if config.get("mode") == "date":
             return f"until {config['at']}"
-        return f"{timedelta(seconds=int(config.get('seconds', 0)))}"
+        if "seconds" not in config:  # a draft saved with days/hours/minutes, not cleaned yet
+            try:
+                config = self.validate(config)
+            except ValidationError:
+                return "duration not set"
+        return duration_human(int(config["seconds"]))

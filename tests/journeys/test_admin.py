@@ -217,3 +217,77 @@ def test_journey_form_requires_complete_settings(admin_client):
     assert response.status_code == 200 and not Journey.objects.exists()
     errors = response.context["adminform"].form.errors
     assert {"reentry_days", "frequency_cap_days", "quiet_hours_end"} <= set(errors)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (7 * 86400, "7 days"),
+        (9000, "2 hours 30 minutes"),
+        (86400 + 45, "1 day 45 seconds"),
+        (60, "1 minute"),
+        (0, "0 seconds"),
+    ],
+)
+def test_durations_read_like_a_person_wrote_them(seconds, text):
+    from journeys.steps.base import duration_human
+
+    assert duration_human(seconds) == text
+
+
+def test_draft_graph_shows_names_and_human_durations(admin_client, segment_everyone, email_template, pool):
+    journey = journey_build(
+        "Names",
+        {
+            "entry": ("entry", {"segment_id": segment_everyone.pk, "every": 10, "period": "minutes"}),
+            "week": ("wait", {"mode": "duration", "seconds": 7 * 86400}),
+            "short": ("wait", {"days": 0, "hours": 2, "minutes": 30}),  # draft as typed, not cleaned
+            "coupon": ("assign_coupon", {"pool_id": pool.pk}),
+            "mail": ("send_email", {"template_id": email_template.pk}),
+            "gone": ("send_email", {"template_id": 999999}),
+        },
+        [("entry", "next", "week"), ("week", "next", "short"), ("short", "next", "coupon")],
+        publish=False,
+    )
+    text = admin_client.get(f"/admin/journeys/journey/{journey.pk}/change/").content.decode()
+    assert "segment “Everyone”, every 10 minutes" in text
+    assert "pool “Winback 15”" in text and "template “Winback”" in text
+    assert "template 999999 (deleted)" in text
+    assert "7 days" in text and "2 hours 30 minutes" in text
+    assert "0:00:00" not in text and "segment 1," not in text
+
+
+def test_draft_graph_queries_one_per_kind_of_name_not_per_step(
+    admin_client, segment_everyone, email_template
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def build(name, n):
+        steps = {"entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"})}
+        steps.update({f"m{i}": ("send_email", {"template_id": email_template.pk}) for i in range(n)})
+        return journey_build(name, steps, [], publish=False)
+
+    small, big = build("Small", 1), build("Big", 30)
+    admin_client.get(f"/admin/journeys/journey/{small.pk}/change/")  # warm caches
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(f"/admin/journeys/journey/{small.pk}/change/")
+    with CaptureQueriesContext(connection) as many:
+        response = admin_client.get(f"/admin/journeys/journey/{big.pk}/change/")
+    assert response.content.decode().count("template “Winback”") == 30
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_explain_page_reads_the_wait_and_names_the_template(admin_client, journey):
+    contacts_make(1, timezone="Europe/Berlin")
+    journey_enter(journey=journey, now=T0)
+    journeys_tick(now=T0, deliver="", max_seconds=None)
+    enrollment = Enrollment.objects.get()
+    url = f"/admin/journeys/enrollment/{enrollment.pk}/explain/"
+    text = admin_client.get(url).content.decode()
+    assert "— 2 days" in text and "day, 0:00:00" not in text
+    night = dt.datetime(2026, 3, 4, 22, 30, tzinfo=dt.UTC)  # quiet hours in Berlin: held at the mail step
+    journeys_tick(now=night, deliver="", max_seconds=None)
+    enrollment.refresh_from_db()
+    assert enrollment.step.name == "mail"
+    assert "— template “Winback”" in admin_client.get(url).content.decode()

@@ -2,7 +2,7 @@
 
 About two years of orders with a November/December peak, a realistic mix of active,
 one-time, defecting (90-365 days) and lost (>365 days) customers, products in categories
-and brands, a consent mix, referral attributes and recent site visits.
+and brands, a consent mix, referral attributes, recent site visits and newsletter opens/clicks.
 Demo rows are recognisable: contact ids start with "demo-", SKUs with "DEMO-".
 """
 
@@ -442,6 +442,19 @@ def _chunk(rng, now, start, size, next_ids, tags, product_ids, product_prices, p
         for i in np.flatnonzero(email_consent & (rng.random(size) < 0.5))
     ]
     tuples_insert(model=through, fields=("contact", "tag"), rows=tag_rows)
+
+    # Newsletter engagement before Winback: about 40 % of subscribers opened one to four emails in the
+    # last 180 days and a quarter of those opens led to a click, so "no open in 90 days" separates people.
+    subscribers = np.flatnonzero(email_consent)
+    engaged = subscribers[rng.random(len(subscribers)) < 0.4]
+    openers = np.repeat(engaged, rng.integers(1, 5, len(engaged)))
+    open_text = _times((rng.uniform(0, 180, len(openers)) * 86400).astype(np.int64), now)
+    clicks = np.flatnonzero(rng.random(len(openers)) < 0.25)
+    opener_ids = contact_ids[openers]
+    engagement_rows = [(int(opener_ids[k]), "email_open", open_text[k], "{}") for k in range(len(openers))]
+    engagement_rows += [(int(opener_ids[k]), "email_click", open_text[k], "{}") for k in clicks]
+    tuples_insert(model=Event, fields=EVENT_COLUMNS, rows=engagement_rows)
+    totals.events += len(engagement_rows)
 
 
 CONTACT_COLUMNS = (

@@ -117,6 +117,11 @@ def test_seed_demo_makes_a_believable_shop():
     attributes = Contact.objects.first().attributes
     assert {"referral_successful_count", "referral_share_link", "referral_activity"} <= set(attributes)
     assert Event.objects.filter(kind="site_visit").exists()
+    openers = set(Event.objects.filter(kind="email_open").values_list("contact_id", flat=True))
+    subscribers = set(Contact.objects.filter(email_consent=True).values_list("id", flat=True))
+    assert openers and openers <= subscribers
+    assert 0.25 < len(openers) / len(subscribers) < 0.55
+    assert Event.objects.filter(kind="email_click").exists()
 
 
 def test_bootstrap_creates_roles_and_admin_once(monkeypatch):

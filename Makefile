@@ -1,5 +1,5 @@
 # Winback: `make run` to try it, `make test` to check it. Only python3.11 is needed.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed

@@ -1,0 +1,97 @@
+"""Everything that changes messaging state, one module per concern.
+
+Import from `messaging.services` (other apps and messaging's own admin, views and tasks do); the
+modules are an internal layout:
+
+- `queueing`      Outgoing, messages_queue, messages_deliver_later
+- `delivery`      messages_deliver and the sweepers (recover, redeliver)
+- `claims`        the claim of a batch (leases, outcomes), rate limiting, Message-IDs
+- `channels`      the per-channel senders (email, SMS, push)
+- `suppression`   who may get a message on a channel
+- `templates`     template validation and saving
+- `tracking`      opens and clicks
+- `consent`       preferences and unsubscribe
+- `webhooks`      bounces and complaints from the provider
+- `push_subscriptions`  browser push subscriptions
+- `forget`        GDPR erasure of messaging data
+"""
+
+from messaging.services.claims import (
+    MAX_SEND_ERRORS_IN_A_ROW,
+    DeliveryReport,
+    RateLimiter,
+    _Claim,
+    channel_rate,
+    message_id_header,
+)
+from messaging.services.common import CHUNK
+from messaging.services.consent import (
+    CHANNELS,
+    contact_preferences_update,
+    contact_unsubscribe,
+    unsubscribe_channel,
+)
+from messaging.services.delivery import (
+    messages_deliver,
+    messages_recover_interrupted,
+    messages_redeliver_stale,
+)
+from messaging.services.forget import messages_forget, on_contacts_forgotten
+from messaging.services.push_subscriptions import (
+    MAX_PUSH_SUBSCRIPTIONS_PER_CONTACT,
+    PUSH_LOCAL_SUFFIXES,
+    push_endpoint_problem,
+    push_subscription_upsert,
+)
+from messaging.services.queueing import Outgoing, messages_deliver_later, messages_queue
+from messaging.services.suppression import email_address_valid, from_email_problem
+from messaging.services.templates import (
+    CHANNEL_FIELDS,
+    REQUIRED_FIELDS,
+    message_template_problems,
+    message_template_save,
+)
+from messaging.services.tracking import (
+    CLICK_EVENT,
+    MAX_CLICK_EVENTS_PER_MESSAGE,
+    message_click_record,
+    message_open_record,
+)
+from messaging.services.webhooks import delivery_event_record
+
+__all__ = [
+    "CHANNELS",
+    "CHANNEL_FIELDS",
+    "CHUNK",
+    "CLICK_EVENT",
+    "MAX_CLICK_EVENTS_PER_MESSAGE",
+    "MAX_PUSH_SUBSCRIPTIONS_PER_CONTACT",
+    "MAX_SEND_ERRORS_IN_A_ROW",
+    "PUSH_LOCAL_SUFFIXES",
+    "REQUIRED_FIELDS",
+    "DeliveryReport",
+    "Outgoing",
+    "RateLimiter",
+    "_Claim",
+    "channel_rate",
+    "contact_preferences_update",
+    "contact_unsubscribe",
+    "delivery_event_record",
+    "email_address_valid",
+    "from_email_problem",
+    "message_click_record",
+    "message_id_header",
+    "message_open_record",
+    "message_template_problems",
+    "message_template_save",
+    "messages_deliver",
+    "messages_deliver_later",
+    "messages_forget",
+    "messages_queue",
+    "messages_recover_interrupted",
+    "messages_redeliver_stale",
+    "on_contacts_forgotten",
+    "push_endpoint_problem",
+    "push_subscription_upsert",
+    "unsubscribe_channel",
+]

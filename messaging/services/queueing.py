@@ -1,0 +1,99 @@
+"""Queueing: one Message row per idempotency key."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.timezone import now
+
+from contacts.models import Contact
+from messaging.models import Channel, Message, MessageTemplate
+from messaging.selectors import context_encode
+from messaging.services.common import CHUNK, _chunks
+from messaging.services.suppression import _address, _push_subscribed, _suppression_reason
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    contact_id: int
+    idempotency_key: str  # unique per message, e.g. f"enrollment:{enrollment_id}:step:{step_id}"
+    context: dict  # extra template values, e.g. {"coupon": {"code": "...", "expires_at": date}}
+    journey_id: int | None = None
+    step_id: int | None = None
+    enrollment_id: int | None = None
+
+
+def messages_queue(*, template: MessageTemplate, outgoing: list[Outgoing]) -> list[int]:
+    """Bulk-create one Message per idempotency key (existing keys are left alone), suppressed ones
+    marked with a reason. Returns the ids of all queued messages for these keys, ready to deliver."""
+    unique: dict[str, Outgoing] = {}
+    for item in outgoing:
+        unique.setdefault(item.idempotency_key, item)
+    if not unique:
+        return []
+    channel = template.channel
+    consent_field = f"{channel}_consent"
+    contact_ids = list({item.contact_id for item in unique.values()})
+    contacts: dict[int, dict] = {}
+    for chunk in _chunks(contact_ids, CHUNK):
+        for row in Contact.objects.filter(id__in=chunk).values(
+            "id", "status", "email", "phone", consent_field
+        ):
+            contacts[row["id"]] = row
+    subscribed = _push_subscribed(contacts) if channel == Channel.PUSH else set()
+
+    rows = []
+    created_at = now()
+    for item in unique.values():
+        contact = contacts.get(item.contact_id)
+        if contact is None:
+            logger.warning(
+                "messages_queue: contact %s does not exist, %s skipped", item.contact_id, item.idempotency_key
+            )
+            continue
+        address = _address(channel, contact["email"], contact["phone"])
+        reason = _suppression_reason(
+            status=contact["status"],
+            consent=contact[consent_field],
+            address=address,
+            channel=channel,
+            has_push=item.contact_id in subscribed,
+        )
+        rows.append(
+            Message(
+                contact_id=item.contact_id,
+                channel=channel,
+                template=template,
+                idempotency_key=item.idempotency_key,
+                status=Message.Status.SUPPRESSED if reason else Message.Status.QUEUED,
+                reason=reason,
+                journey_id=item.journey_id,
+                step_id=item.step_id,
+                enrollment_id=item.enrollment_id,
+                context=context_encode(item.context or {}),
+                to_address=address,
+                created_at=created_at,
+            )
+        )
+    Message.objects.bulk_create(rows, batch_size=CHUNK, ignore_conflicts=True)
+    ready: list[int] = []
+    for chunk in _chunks(list(unique), CHUNK):
+        ready.extend(
+            Message.objects.filter(idempotency_key__in=chunk, status=Message.Status.QUEUED)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+    return ready
+
+
+def messages_deliver_later(*, message_ids: list[int]) -> None:
+    """Enqueue delivery tasks after the current transaction commits (chunks of MESSAGING_BATCH_SIZE)."""
+    from messaging import tasks
+
+    for chunk in _chunks(list(message_ids), settings.MESSAGING_BATCH_SIZE):
+        transaction.on_commit(lambda chunk=chunk: tasks.deliver.delay(chunk))

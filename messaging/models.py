@@ -53,6 +53,10 @@ class Message(models.Model):
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # Handed to the SMTP server/provider, but the worker stopped before the answer was recorded:
+        # it may or may not have arrived. Never re-sent by itself; a marketer may retry it (the
+        # stable Message-ID lets a deduplicating receiver drop the second copy).
+        IN_DOUBT = "in_doubt", "In doubt"
         SUPPRESSED = "suppressed", "Suppressed"
         BOUNCED = "bounced", "Bounced"
 
@@ -76,6 +80,16 @@ class Message(models.Model):
     claim_token = models.CharField(max_length=32, blank=True, editable=False)
     created_at = models.DateTimeField(default=now)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Delivery lease: a `sending` row whose lease ran out goes back to the queue if its attempt had
+    # not started (attempt_started_at empty), else it becomes "in doubt".
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    attempt_started_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the last attempt was handed to the provider."
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="A transient failure is retried after this."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)
@@ -89,10 +103,13 @@ class Message(models.Model):
             models.Index(fields=["journey_id", "step_id", "status"], name="message_step_status_idx"),
             models.Index(fields=["contact", "sent_at"], name="message_contact_sent_idx"),
             models.Index(fields=["status", "created_at"], name="message_status_created_idx"),
+            models.Index(fields=["status", "lease_until"], name="message_status_lease_idx"),
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["queued", "sending", "sent", "failed", "suppressed", "bounced"]),
+                condition=Q(
+                    status__in=["queued", "sending", "sent", "failed", "in_doubt", "suppressed", "bounced"]
+                ),
                 name="message_status_valid",
             ),
         ]

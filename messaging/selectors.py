@@ -79,9 +79,11 @@ def contact_story_context(contact: Contact) -> dict:
 
 
 def messages_stale_queued(*, older_than: dt.timedelta, limit: int = 5000) -> list[int]:
-    """Messages still queued long after they were created (their delivery task was lost)."""
+    """Messages still queued long after they were created or due for a retry (their task was lost)."""
+    cutoff = now() - older_than
     return list(
-        Message.objects.filter(status=Message.Status.QUEUED, created_at__lt=now() - older_than)
+        Message.objects.filter(status=Message.Status.QUEUED)
+        .filter(Q(next_attempt_at__isnull=True, created_at__lt=cutoff) | Q(next_attempt_at__lt=cutoff))
         .order_by("status", "created_at")
         .values_list("id", flat=True)[:limit]
     )

@@ -6,18 +6,24 @@ from celery import shared_task
 
 from messaging import services
 
+# Released messages (provider down) are handed over again after this long.
+REQUEUE_COUNTDOWN_SECONDS = 60
+
 
 @shared_task(name="messaging.deliver", acks_late=True)
 def deliver(message_ids: list[int]) -> str:
     """Send queued messages. Redelivering the same ids is harmless: only queued rows are claimed."""
     report = services.messages_deliver(message_ids=message_ids)
-    if report.requeued:  # the provider was unreachable or the batch ran long: try those again later
-        deliver.apply_async(args=[report.requeued], countdown=60)
+    if report.requeued:  # the provider was unreachable: try those again later
+        deliver.apply_async(args=[report.requeued], countdown=REQUEUE_COUNTDOWN_SECONDS)
+    if report.retrying:  # transient failures: the next attempt when the first of them is due
+        deliver.apply_async(args=[report.retrying], countdown=report.retry_in or 0)
     return str(report)
 
 
 @shared_task(name="messaging.recover_interrupted")
 def recover_interrupted() -> int:
+    """The sweep: expired leases back to the queue (never started) or in doubt (started)."""
     return services.messages_recover_interrupted()
 
 

@@ -225,10 +225,22 @@ JOURNEYS_CLAIM_LEASE_SECONDS = env_int("JOURNEYS_CLAIM_LEASE_SECONDS", 300, mini
 MESSAGING_EMAIL_RATE_PER_SECOND = env_int("MESSAGING_EMAIL_RATE_PER_SECOND", 50, minimum=0)
 MESSAGING_SMS_RATE_PER_SECOND = env_int("MESSAGING_SMS_RATE_PER_SECOND", 10, minimum=0)
 MESSAGING_PUSH_RATE_PER_SECOND = env_int("MESSAGING_PUSH_RATE_PER_SECOND", 50, minimum=0)
-# Messages claimed and sent per batch (one SMTP connection per batch).
+# Message ids per delivery task (one SMTP connection per task).
 MESSAGING_BATCH_SIZE = env_int("MESSAGING_BATCH_SIZE", 200, minimum=1)
-# A message still "sending" this long after it was claimed is marked failed ("interrupted").
-MESSAGING_SENDING_TIMEOUT_SECONDS = env_int("MESSAGING_SENDING_TIMEOUT_SECONDS", 900, minimum=60)
+# Delivery guarantees (README "Guarantees"): a task claims this many messages at a time with a lease
+# of MESSAGING_LEASE_SECONDS (renewed per message, so it must outlast one send: > EMAIL_TIMEOUT).
+# Claimed but unstarted messages whose lease ran out go back to the queue; a started one whose
+# lease ran out becomes "in doubt". The sweep runs every MESSAGING_SWEEP_SECONDS (beat).
+MESSAGING_CLAIM_SIZE = env_int("MESSAGING_CLAIM_SIZE", 10, minimum=1)
+MESSAGING_LEASE_SECONDS = env_int("MESSAGING_LEASE_SECONDS", 120, minimum=1)
+MESSAGING_SWEEP_SECONDS = env_int("MESSAGING_SWEEP_SECONDS", 60, minimum=1)
+# Queued messages no task picked up after this long are handed to delivery again (lost task).
+MESSAGING_STALE_QUEUED_SECONDS = env_int("MESSAGING_STALE_QUEUED_SECONDS", 600, minimum=1)
+# Transient failures (connection refused, SMTP 4xx, provider 429/5xx) are retried after
+# MESSAGING_RETRY_BACKOFF_SECONDS x 2^(attempt-1) (at most an hour), then failed after
+# MESSAGING_MAX_ATTEMPTS attempts.
+MESSAGING_MAX_ATTEMPTS = env_int("MESSAGING_MAX_ATTEMPTS", 5, minimum=1)
+MESSAGING_RETRY_BACKOFF_SECONDS = env_int("MESSAGING_RETRY_BACKOFF_SECONDS", 60, minimum=0)
 # mailto: address for the List-Unsubscribe header (default: the DEFAULT_FROM_EMAIL address).
 MESSAGING_UNSUBSCRIBE_MAILTO = env_str("MESSAGING_UNSUBSCRIBE_MAILTO", "")
 # Shared secret for POST /m/webhooks/bounce/ (header X-Webhook-Secret). Empty: webhook disabled.

@@ -4,9 +4,10 @@ Import from `messaging.services` (other apps and messaging's own admin, views an
 modules are an internal layout:
 
 - `queueing`      Outgoing, messages_queue, messages_deliver_later
-- `delivery`      messages_deliver and the sweepers (recover, redeliver)
-- `claims`        the claim of a batch (leases, outcomes), rate limiting, Message-IDs
-- `channels`      the per-channel senders (email, SMS, push)
+- `delivery`      messages_deliver: claim, re-check, render, send, record
+- `claims`        the lease on claimed messages and their outcomes, rate limiting, Message-IDs
+- `channels`      the per-channel senders (email, SMS, push) and how a send error is classified
+- `recovery`      the sweep (expired leases), lost tasks, the marketer's retry
 - `suppression`   who may get a message on a channel
 - `templates`     template validation and saving
 - `tracking`      opens and clicks
@@ -16,13 +17,15 @@ modules are an internal layout:
 - `forget`        GDPR erasure of messaging data
 """
 
+from messaging.services.channels import send_error_kind
 from messaging.services.claims import (
     MAX_SEND_ERRORS_IN_A_ROW,
     DeliveryReport,
+    Lease,
     RateLimiter,
-    _Claim,
     channel_rate,
     message_id_header,
+    retry_delay,
 )
 from messaging.services.common import CHUNK
 from messaging.services.consent import (
@@ -31,11 +34,7 @@ from messaging.services.consent import (
     contact_unsubscribe,
     unsubscribe_channel,
 )
-from messaging.services.delivery import (
-    messages_deliver,
-    messages_recover_interrupted,
-    messages_redeliver_stale,
-)
+from messaging.services.delivery import messages_deliver
 from messaging.services.forget import messages_forget, on_contacts_forgotten
 from messaging.services.push_subscriptions import (
     MAX_PUSH_SUBSCRIPTIONS_PER_CONTACT,
@@ -44,6 +43,13 @@ from messaging.services.push_subscriptions import (
     push_subscription_upsert,
 )
 from messaging.services.queueing import Outgoing, messages_deliver_later, messages_queue
+from messaging.services.recovery import (
+    SweepReport,
+    messages_recover_expired,
+    messages_recover_interrupted,
+    messages_redeliver_stale,
+    messages_retry,
+)
 from messaging.services.suppression import email_address_valid, from_email_problem
 from messaging.services.templates import (
     CHANNEL_FIELDS,
@@ -72,7 +78,8 @@ __all__ = [
     "DeliveryReport",
     "Outgoing",
     "RateLimiter",
-    "_Claim",
+    "Lease",
+    "SweepReport",
     "channel_rate",
     "contact_preferences_update",
     "contact_unsubscribe",
@@ -88,8 +95,12 @@ __all__ = [
     "messages_deliver_later",
     "messages_forget",
     "messages_queue",
+    "messages_recover_expired",
     "messages_recover_interrupted",
     "messages_redeliver_stale",
+    "messages_retry",
+    "retry_delay",
+    "send_error_kind",
     "on_contacts_forgotten",
     "push_endpoint_problem",
     "push_subscription_upsert",

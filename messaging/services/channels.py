@@ -1,8 +1,19 @@
-"""Per-channel senders (email, SMS, push) used by delivery."""
+"""Per-channel senders used by delivery: each sends ONE rendered message and says how it went.
+
+A sender returns `(provider_id, subject)` when the provider accepted the message, or raises
+`SendFailure` whose `kind` tells delivery what to record:
+
+- RETRY: certainly not accepted, and worth trying again (connection refused, SMTP 4xx, provider
+  429/5xx, `ProviderUnavailable`): queued again with back-off, failed after MESSAGING_MAX_ATTEMPTS.
+- FAILED: refused for good (SMTP 5xx, provider 4xx, a bad address).
+- IN_DOUBT: the connection broke after the message was handed over (disconnect, timeout): it may
+  have arrived. Recorded as `in_doubt`, never re-sent by itself.
+"""
 
 from __future__ import annotations
 
 import logging
+import smtplib
 from collections import defaultdict
 
 from django.conf import settings
@@ -13,203 +24,201 @@ from messaging.backends import ProviderUnavailable, SendError
 from messaging.backends import push as push_backends
 from messaging.backends import sms as sms_backends
 from messaging.models import Channel, Message, PushSubscription
-from messaging.rendering import template_render
-from messaging.services.claims import (
-    MAX_SEND_ERRORS_IN_A_ROW,
-    RateLimiter,
-    _Claim,
-    _unsubscribe_mailto,
-    channel_rate,
-    message_id_header,
-)
+from messaging.services.claims import RateLimiter, _unsubscribe_mailto, channel_rate, message_id_header
 
 logger = logging.getLogger(__name__)
 
+RETRY = "retry"
+FAILED = "failed"
+IN_DOUBT = "in_doubt"
 
-def _render(message: Message, contexts: dict[int, dict], claim: _Claim):
-    try:
-        return template_render(
-            template=message.template, context=contexts[message.pk], message_id=message.pk, track=True
+
+class SendFailure(Exception):
+    def __init__(self, kind: str, reason: str, *, provider_down: bool = False):
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.provider_down = provider_down  # the rest of the batch goes back to the queue unsent
+
+
+def send_error_kind(exc: BaseException) -> str:
+    """RETRY, FAILED or IN_DOUBT for an exception raised while sending one message."""
+    if isinstance(exc, ProviderUnavailable):
+        return RETRY
+    if isinstance(exc, ConnectionRefusedError | smtplib.SMTPConnectError):
+        return RETRY  # nothing was handed over
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _message in exc.recipients.values()]
+        return RETRY if codes and all(400 <= code < 500 for code in codes) else FAILED
+    if isinstance(exc, smtplib.SMTPResponseException):  # the server answered: a definite no
+        return RETRY if 400 <= exc.smtp_code < 500 else FAILED
+    status = getattr(exc, "status_code", None)  # django-anymail's AnymailAPIError (HTTP ESPs)
+    if isinstance(status, int):
+        return RETRY if status == 429 or status >= 500 else FAILED
+    if isinstance(exc, OSError) or (hasattr(exc, "status_code") and status is None):
+        return IN_DOUBT  # disconnect or timeout mid-send (OSError), ESP unreachable mid-request
+    return FAILED
+
+
+def _failure(exc: BaseException) -> SendFailure:
+    down = isinstance(exc, ProviderUnavailable | ConnectionRefusedError | smtplib.SMTPConnectError)
+    return SendFailure(send_error_kind(exc), f"send error: {type(exc).__name__}: {exc}", provider_down=down)
+
+
+class EmailSender:
+    """Django's email backend (SMTP, or an ESP through django-anymail), one connection per call."""
+
+    channel = Channel.EMAIL
+
+    def __init__(self) -> None:
+        self.connection = get_connection(fail_silently=False)
+        self.limiter = RateLimiter(channel_rate(Channel.EMAIL))
+        self.is_open = False
+
+    def open(self) -> None:
+        """Raises if the server cannot be reached: delivery then puts the messages back, unsent."""
+        if not self.is_open:
+            self.connection.open()
+            self.is_open = True
+
+    def send(self, message: Message, rendered, context: dict) -> tuple[str, str]:
+        message_id = message_id_header(message.idempotency_key)
+        unsubscribe = context["unsubscribe_url"]
+        email = EmailMultiAlternatives(
+            subject=rendered.subject,
+            body=rendered.text,
+            from_email=message.template.from_email or settings.DEFAULT_FROM_EMAIL,
+            to=[message.to_address],
+            connection=self.connection,
+            headers={
+                # The same on every attempt: the idempotency key for receivers that deduplicate.
+                "Message-ID": message_id,
+                "List-Unsubscribe": f"<{unsubscribe}>, <mailto:{_unsubscribe_mailto()}?subject=unsubscribe>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "X-Winback-Message": str(message.pk),
+            },
         )
-    except Exception as exc:
-        claim.failed(message, f"render error: {type(exc).__name__}: {exc}")
-        return None
+        email.attach_alternative(rendered.html, "text/html")
+        # django-anymail sends metadata to the ESP; the key identifies the message across attempts.
+        email.metadata = {"winback_message_id": str(message.pk), "idempotency_key": message.idempotency_key}
+        self.limiter.wait()
+        try:
+            accepted = self.connection.send_messages([email])
+        except Exception as exc:
+            self.close()  # a fresh connection for the next message
+            raise _failure(exc) from exc
+        if not accepted:
+            raise SendFailure(FAILED, "the email backend did not accept the message")
+        status = getattr(email, "anymail_status", None)  # django-anymail: the ESP's id
+        provider_id = getattr(status, "message_id", None) or message_id
+        return str(provider_id), rendered.subject
+
+    def close(self) -> None:
+        if self.is_open:
+            self.is_open = False
+            try:
+                self.connection.close()
+            except Exception:  # already broken
+                logger.debug("closing the email connection failed", exc_info=True)
 
 
-def _send_emails(messages: list[Message], contexts: dict[int, dict], claim: _Claim) -> None:
-    connection = get_connection(fail_silently=False)
-    try:
-        connection.open()
-    except Exception as exc:
-        logger.warning("email connection failed, %d messages released: %s", len(messages), exc)
-        claim.release(messages)
-        return
-    limiter = RateLimiter(channel_rate(Channel.EMAIL))
-    errors_in_a_row = 0
-    try:
-        for index, message in enumerate(messages):
-            if claim.too_slow():
-                claim.release(messages[index:])
-                return
-            rendered = _render(message, contexts, claim)
-            if rendered is None:
-                continue
-            message_id = message_id_header(message.idempotency_key)
-            unsubscribe = contexts[message.pk]["unsubscribe_url"]
-            email = EmailMultiAlternatives(
-                subject=rendered.subject,
-                body=rendered.text,
-                from_email=message.template.from_email or settings.DEFAULT_FROM_EMAIL,
-                to=[message.to_address],
-                connection=connection,
-                headers={
-                    "Message-ID": message_id,
-                    "List-Unsubscribe": (
-                        f"<{unsubscribe}>, <mailto:{_unsubscribe_mailto()}?subject=unsubscribe>"
-                    ),
-                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                    "X-Winback-Message": str(message.pk),
-                },
+class SmsSender:
+    channel = Channel.SMS
+
+    def __init__(self) -> None:
+        self.backend = sms_backends.get_backend()
+        self.limiter = RateLimiter(channel_rate(Channel.SMS))
+        self.is_open = False
+
+    def open(self) -> None:
+        if not self.is_open:
+            self.backend.open()
+            self.is_open = True
+
+    def send(self, message: Message, rendered, context: dict) -> tuple[str, str]:
+        if not rendered.sms:
+            raise SendFailure(FAILED, "render error: the SMS text is empty")
+        self.limiter.wait()
+        try:
+            sid = self.backend.send(
+                sms_backends.Sms(
+                    to=message.to_address,
+                    body=rendered.sms,
+                    sender=settings.MESSAGING_SMS_FROM,
+                    message_id=message.pk,
+                )
             )
-            email.attach_alternative(rendered.html, "text/html")
-            email.metadata = {"winback_message_id": str(message.pk)}  # django-anymail: sent to the ESP
-            limiter.wait()
+        except ProviderUnavailable as exc:
+            raise SendFailure(RETRY, f"send error: {exc}", provider_down=True) from exc
+        except Exception as exc:
+            raise SendFailure(FAILED, f"send error: {exc}") from exc
+        return sid, ""
+
+    def close(self) -> None:
+        if self.is_open:
+            self.is_open = False
+            self.backend.close()
+
+
+class PushSender:
+    """One message goes to each of the contact's active browser subscriptions."""
+
+    channel = Channel.PUSH
+
+    def __init__(self) -> None:
+        self.backend = push_backends.get_backend()
+        self.limiter = RateLimiter(channel_rate(Channel.PUSH))
+        self.subscriptions: dict[int, list[PushSubscription]] = {}
+        self.worked: list[int] = []
+        self.gone: list[int] = []
+
+    def open(self) -> None:
+        pass
+
+    def prefetch(self, messages: list[Message]) -> None:
+        wanted = {m.contact_id for m in messages if m.channel == Channel.PUSH} - set(self.subscriptions)
+        if not wanted:
+            return
+        found: dict[int, list[PushSubscription]] = defaultdict(list)
+        for subscription in PushSubscription.objects.filter(contact_id__in=wanted, active=True).order_by(
+            "id"
+        ):
+            found[subscription.contact_id].append(subscription)
+        for contact_id in wanted:
+            self.subscriptions[contact_id] = found.get(contact_id, [])
+
+    def send(self, message: Message, rendered, context: dict) -> tuple[str, str]:
+        errors: list[str] = []
+        delivered = 0
+        for subscription in self.subscriptions.get(message.contact_id, []):
+            self.limiter.wait()
             try:
-                accepted = connection.send_messages([email])
-            except Exception as exc:
-                # This one may have reached the server before the error: failed, never resent.
-                claim.failed(message, f"send error: {type(exc).__name__}: {exc}")
-                errors_in_a_row += 1
-                connection.close()
-                try:  # a fresh connection for the rest; none to be had: the server is down
-                    connection.open()
-                except Exception as open_exc:
-                    logger.warning("email connection lost, %d messages released: %s", len(messages), open_exc)
-                    claim.release(messages[index + 1 :])
-                    return
-                if errors_in_a_row >= MAX_SEND_ERRORS_IN_A_ROW:
-                    logger.warning(
-                        "%d email send errors in a row, the rest of the batch released", errors_in_a_row
-                    )
-                    claim.release(messages[index + 1 :])
-                    return
-                continue
-            if not accepted:
-                claim.failed(message, "the email backend did not accept the message")
-                continue
-            errors_in_a_row = 0
-            status = getattr(email, "anymail_status", None)  # django-anymail: the ESP's id
-            provider_id = getattr(status, "message_id", None) or message_id
-            claim.sent(message, provider_id=str(provider_id), subject=rendered.subject)
-    finally:
-        connection.close()
-
-
-def _send_sms(messages: list[Message], contexts: dict[int, dict], claim: _Claim) -> None:
-    try:
-        backend = sms_backends.get_backend()
-        backend.open()
-    except Exception as exc:
-        logger.warning("SMS backend unavailable, %d messages released: %s", len(messages), exc)
-        claim.release(messages)
-        return
-    limiter = RateLimiter(channel_rate(Channel.SMS))
-    errors_in_a_row = 0
-    try:
-        for index, message in enumerate(messages):
-            if claim.too_slow():
-                claim.release(messages[index:])
-                return
-            rendered = _render(message, contexts, claim)
-            if rendered is None:
-                continue
-            if not rendered.sms:
-                claim.failed(message, "render error: the SMS text is empty")
-                continue
-            limiter.wait()
-            try:
-                sid = backend.send(
-                    sms_backends.Sms(
-                        to=message.to_address,
-                        body=rendered.sms,
-                        sender=settings.MESSAGING_SMS_FROM,
-                        message_id=message.pk,
+                self.backend.send(
+                    push_backends.Push(
+                        endpoint=subscription.endpoint,
+                        p256dh=subscription.p256dh,
+                        auth=subscription.auth,
+                        payload={**rendered.push, "message_id": message.pk},
                     )
                 )
-            except ProviderUnavailable as exc:
-                logger.warning(
-                    "SMS provider unavailable, %d messages released: %s", len(messages) - index, exc
-                )
-                claim.release(messages[index:])
-                return
-            except Exception as exc:
-                claim.failed(message, f"send error: {exc}")
-                errors_in_a_row += 1
-                if errors_in_a_row >= MAX_SEND_ERRORS_IN_A_ROW:
-                    logger.warning(
-                        "%d SMS send errors in a row, the rest of the batch released", errors_in_a_row
-                    )
-                    claim.release(messages[index + 1 :])
-                    return
-                continue
-            errors_in_a_row = 0
-            claim.sent(message, provider_id=sid)
-    finally:
-        backend.close()
-
-
-def _send_pushes(messages: list[Message], contexts: dict[int, dict], claim: _Claim) -> None:
-    try:
-        backend = push_backends.get_backend()
-    except Exception as exc:
-        logger.warning("push backend unavailable, %d messages released: %s", len(messages), exc)
-        claim.release(messages)
-        return
-    subscriptions: dict[int, list[PushSubscription]] = defaultdict(list)
-    for subscription in PushSubscription.objects.filter(
-        contact_id__in={m.contact_id for m in messages}, active=True
-    ).order_by("id"):
-        subscriptions[subscription.contact_id].append(subscription)
-    limiter = RateLimiter(channel_rate(Channel.PUSH))
-    worked: list[int] = []
-    gone: list[int] = []
-    try:
-        for index, message in enumerate(messages):
-            if claim.too_slow():
-                claim.release(messages[index:])
-                return
-            rendered = _render(message, contexts, claim)
-            if rendered is None:
-                continue
-            errors: list[str] = []
-            delivered = 0
-            for subscription in subscriptions.get(message.contact_id, []):
-                limiter.wait()
-                try:
-                    backend.send(
-                        push_backends.Push(
-                            endpoint=subscription.endpoint,
-                            p256dh=subscription.p256dh,
-                            auth=subscription.auth,
-                            payload={**rendered.push, "message_id": message.pk},
-                        )
-                    )
-                except push_backends.SubscriptionGone as exc:
-                    gone.append(subscription.pk)
-                    errors.append(str(exc))
-                except SendError as exc:
-                    errors.append(str(exc))
-                else:
-                    delivered += 1
-                    worked.append(subscription.pk)
-            if delivered:
-                claim.sent(
-                    message, provider_id=f"{delivered} subscription(s)", subject=rendered.push["title"]
-                )
+            except push_backends.SubscriptionGone as exc:
+                self.gone.append(subscription.pk)
+                errors.append(str(exc))
+            except SendError as exc:
+                errors.append(str(exc))
             else:
-                claim.failed(message, "send error: " + ("; ".join(errors) or "no active push subscription"))
-    finally:
-        if worked:
-            PushSubscription.objects.filter(pk__in=worked).update(last_success_at=now())
-        if gone:
-            PushSubscription.objects.filter(pk__in=gone).update(active=False)
+                delivered += 1
+                self.worked.append(subscription.pk)
+        if not delivered:
+            raise SendFailure(FAILED, "send error: " + ("; ".join(errors) or "no active push subscription"))
+        return f"{delivered} subscription(s)", rendered.push["title"]
+
+    def close(self) -> None:
+        if self.worked:
+            PushSubscription.objects.filter(pk__in=self.worked).update(last_success_at=now())
+        if self.gone:
+            PushSubscription.objects.filter(pk__in=self.gone).update(active=False)
+        self.worked, self.gone = [], []
+
+
+SENDERS = {Channel.EMAIL: EmailSender, Channel.SMS: SmsSender, Channel.PUSH: PushSender}

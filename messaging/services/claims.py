@@ -1,16 +1,33 @@
-"""Delivery bookkeeping: the claim of a batch, rate limiting, Message-IDs."""
+"""Delivery bookkeeping: the lease on claimed messages, their outcomes, rate limiting, Message-IDs.
+
+The delivery guarantee (README "Guarantees > Delivery") rests on three writes per message, each
+committed on its own before the next step:
+
+1. claim: `queued -> sending` for a few messages (MESSAGING_CLAIM_SIZE) with a lease
+   (`lease_until`). Nothing was handed to anyone yet: if the worker dies now, the sweep puts them
+   back to `queued` once the lease runs out and they are sent.
+2. start: `attempt_started_at` set (and the lease renewed) right before this one message is handed
+   to the SMTP server/provider. Only rows still ours and `sending` start: a row the sweep took back
+   is never handed over twice.
+3. outcome: `sent` / `failed` / retry later (`queued` with `next_attempt_at`) / `in_doubt`, written
+   as soon as the provider answered.
+
+A worker killed between 2 and 3 leaves that one message `sending` with an attempt started: when its
+lease runs out the sweep marks it `in_doubt` (never re-sent by itself).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import time
-from collections import defaultdict
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 
 from django.conf import settings
-from django.db.models import Case, F, Value, When
+from django.db.models import F, Q
 from django.utils.timezone import now
 
 from messaging.models import Channel, Message
@@ -18,20 +35,26 @@ from messaging.models import Channel, Message
 # This many send errors in a row look like a provider outage: the rest of the batch is released
 # (back to queued, retried later) instead of failing one by one.
 MAX_SEND_ERRORS_IN_A_ROW = 5
+# Longest wait between two attempts of a transiently failing message.
+MAX_RETRY_DELAY_SECONDS = 3600
 
 
 @dataclass
 class DeliveryReport:
     sent: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    in_doubt: list[int] = field(default_factory=list)
     suppressed: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)  # not queued any more (sent, claimed elsewhere, ...)
-    requeued: list[int] = field(default_factory=list)  # released unsent (connection down, batch too slow)
+    requeued: list[int] = field(default_factory=list)  # released unsent (connection down, provider outage)
+    retrying: list[int] = field(default_factory=list)  # transient failure: queued again for a later attempt
+    retry_in: float | None = None  # seconds until the first of `retrying` is due
 
     def __str__(self) -> str:
         return (
-            f"{len(self.sent)} sent, {len(self.failed)} failed, {len(self.suppressed)} suppressed, "
-            f"{len(self.skipped)} skipped, {len(self.requeued)} requeued"
+            f"{len(self.sent)} sent, {len(self.failed)} failed, {len(self.in_doubt)} in doubt, "
+            f"{len(self.suppressed)} suppressed, {len(self.skipped)} skipped, "
+            f"{len(self.requeued)} requeued, {len(self.retrying)} retrying"
         )
 
 
@@ -74,7 +97,8 @@ def _sender_domain() -> str:
 
 
 def message_id_header(idempotency_key: str) -> str:
-    """Stable RFC 5322 Message-ID: the same message always gets the same id, so receivers can dedupe."""
+    """Stable RFC 5322 Message-ID: the same message always gets the same id (on every attempt), so
+    receivers that deduplicate by Message-ID drop a retried copy."""
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
     return f"<{digest}@{_sender_domain()}>"
 
@@ -83,79 +107,119 @@ def _unsubscribe_mailto() -> str:
     return settings.MESSAGING_UNSUBSCRIBE_MAILTO or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
 
 
-class _Claim:
-    """The rows one delivery call claimed, and the writes that finish them (only while still ours).
+def retry_delay(attempts: int) -> float:
+    """Back-off before attempt `attempts + 1`: base x 2^(attempts-1), at most an hour."""
+    base = settings.MESSAGING_RETRY_BACKOFF_SECONDS
+    return float(min(base * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY_SECONDS))
 
-    Outcomes (sent/failed) are buffered and written in one UPDATE per FLUSH_ROWS rows or
-    FLUSH_SECONDS, so a batch costs the same few queries whatever its size. A worker that dies
-    before a flush leaves those rows in `sending`: the sweeper marks them failed ("interrupted"),
-    never re-sends them, so the at-most-once rule holds; only the record of a few sends is lost.
-    """
 
-    FLUSH_ROWS = 500
-    FLUSH_SECONDS = 5.0
+class Lease:
+    """The messages one delivery call holds: claimed a few at a time, each outcome written at once."""
 
-    def __init__(self, token: str, report: DeliveryReport):
-        self.token = token
+    def __init__(self, report: DeliveryReport):
+        self.token = uuid.uuid4().hex
         self.report = report
-        self.started = time.monotonic()
-        self.flushed_at = self.started
-        self.pending: dict[int, dict[str, object]] = {}
 
-    def _ours(self, message_ids: list[int]):
-        return Message.objects.filter(
-            id__in=message_ids, claim_token=self.token, status=Message.Status.SENDING
+    def _lease_until(self, moment: dt.datetime) -> dt.datetime:
+        return moment + dt.timedelta(seconds=settings.MESSAGING_LEASE_SECONDS)
+
+    def _ours(self, *message_ids: int):
+        return Message.objects.filter(pk__in=message_ids, claim_token=self.token)
+
+    def claim(self, message_ids: list[int]) -> list[Message]:
+        """queued -> sending for those of `message_ids` that are queued and due (one UPDATE)."""
+        moment = now()
+        Message.objects.filter(id__in=message_ids, status=Message.Status.QUEUED).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=moment)
+        ).update(
+            status=Message.Status.SENDING,
+            claim_token=self.token,
+            claimed_at=moment,
+            lease_until=self._lease_until(moment),
+            attempt_started_at=None,
         )
+        messages = list(
+            Message.objects.filter(id__in=message_ids, claim_token=self.token, status=Message.Status.SENDING)
+            .select_related("contact", "template")
+            .order_by("id")
+        )
+        claimed = {m.pk for m in messages}
+        self.report.skipped.extend(i for i in message_ids if i not in claimed)
+        return messages
 
-    def _record(self, message_id: int, values: dict[str, object]) -> None:
-        self.pending[message_id] = values
-        if len(self.pending) >= self.FLUSH_ROWS or time.monotonic() - self.flushed_at > self.FLUSH_SECONDS:
-            self.flush()
+    def start(self, message: Message) -> bool:
+        """Record that this message is being handed to the provider now. False: no longer ours."""
+        moment = now()
+        started = (
+            self._ours(message.pk)
+            .filter(status=Message.Status.SENDING)
+            .update(
+                attempt_started_at=moment, attempts=F("attempts") + 1, lease_until=self._lease_until(moment)
+            )
+        )
+        if not started:
+            self.report.skipped.append(message.pk)
+            return False
+        message.attempts += 1
+        return True
 
-    def flush(self) -> None:
-        """Write the buffered outcomes: one UPDATE with a CASE per column."""
-        self.flushed_at = time.monotonic()
-        if not self.pending:
-            return
-        pending, self.pending = self.pending, {}
-        columns: dict[str, list[When]] = defaultdict(list)
-        for message_id, values in pending.items():
-            for column, value in values.items():
-                columns[column].append(When(pk=message_id, then=Value(value)))
-        self._ours(list(pending)).update(
-            **{
-                column: Case(*whens, default=F(column), output_field=Message._meta.get_field(column))
-                for column, whens in columns.items()
-            }
+    def _finish(self, message: Message, **values: object) -> None:
+        # `in_doubt` too: a sweep may have judged a slow but living send while we waited for the answer.
+        self._ours(message.pk).filter(status__in=[Message.Status.SENDING, Message.Status.IN_DOUBT]).update(
+            lease_until=None, next_attempt_at=None, **values
         )
 
     def sent(self, message: Message, *, provider_id: str = "", subject: str = "") -> None:
-        self._record(
-            message.pk,
-            {
-                "status": Message.Status.SENT.value,
-                "sent_at": now(),
-                "provider_message_id": provider_id[:255],
-                "subject": subject[:255],
-                "to_address": message.to_address,
-            },
+        self._finish(
+            message,
+            status=Message.Status.SENT,
+            sent_at=now(),
+            reason="",
+            provider_message_id=provider_id[:255],
+            subject=subject[:255],
+            to_address=message.to_address,
         )
         self.report.sent.append(message.pk)
 
     def failed(self, message: Message, reason: str) -> None:
-        self._record(message.pk, {"status": Message.Status.FAILED.value, "reason": reason[:2000]})
+        self._finish(message, status=Message.Status.FAILED, reason=reason[:2000])
         self.report.failed.append(message.pk)
+
+    def in_doubt(self, message: Message, reason: str) -> None:
+        self._finish(message, status=Message.Status.IN_DOUBT, reason=reason[:2000])
+        self.report.in_doubt.append(message.pk)
+
+    def retry(self, message: Message, reason: str) -> None:
+        """A transient failure: queued again after a back-off, or failed after MESSAGING_MAX_ATTEMPTS."""
+        if message.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
+            self.failed(message, f"gave up after {message.attempts} attempts: {reason}")
+            return
+        delay = retry_delay(message.attempts)
+        self._ours(message.pk).filter(status=Message.Status.SENDING).update(
+            status=Message.Status.QUEUED,
+            claim_token="",
+            lease_until=None,
+            next_attempt_at=now() + dt.timedelta(seconds=delay),
+            reason=f"attempt {message.attempts} failed, retried in {delay:.0f} s: {reason}"[:2000],
+        )
+        self.report.retrying.append(message.pk)
+        self.report.retry_in = delay if self.report.retry_in is None else min(self.report.retry_in, delay)
 
     def suppressed(self, by_reason: dict[str, list[int]]) -> None:
         for reason, ids in by_reason.items():
-            self._ours(ids).update(status=Message.Status.SUPPRESSED, reason=reason)
+            self._ours(*ids).update(status=Message.Status.SUPPRESSED, reason=reason, lease_until=None)
             self.report.suppressed.extend(ids)
 
     def release(self, messages: list[Message]) -> None:
+        """Back to the queue, unsent (only rows whose attempt has not started)."""
         ids = [m.pk for m in messages]
-        self._ours(ids).update(status=Message.Status.QUEUED, claim_token="", claimed_at=None)
+        self._ours(*ids).filter(status=Message.Status.SENDING, attempt_started_at__isnull=True).update(
+            status=Message.Status.QUEUED, claim_token="", claimed_at=None, lease_until=None
+        )
         self.report.requeued.extend(ids)
 
-    def too_slow(self) -> bool:
-        """Stop well before the sweeper would call our claimed rows interrupted."""
-        return time.monotonic() - self.started > settings.MESSAGING_SENDING_TIMEOUT_SECONDS / 2
+    def release_unstarted(self) -> int:
+        """Whatever is still ours and unstarted (an exception left the loop early) goes back."""
+        return Message.objects.filter(
+            claim_token=self.token, status=Message.Status.SENDING, attempt_started_at__isnull=True
+        ).update(status=Message.Status.QUEUED, claim_token="", claimed_at=None, lease_until=None)

@@ -1,59 +1,83 @@
-"""Delivery: claim queued messages, check suppression again, render, send, record."""
+"""Delivery: claim a few queued messages at a time, check suppression again, render, send each one
+and record its outcome at once (see claims.py for the lease and the guarantee)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import uuid
 from collections import defaultdict
 
 from django.conf import settings
-from django.utils.timezone import now
 
 from messaging.models import Channel, Message
+from messaging.rendering import template_render
 from messaging.selectors import render_contexts
-from messaging.services.channels import _send_emails, _send_pushes, _send_sms
-from messaging.services.claims import DeliveryReport, _Claim
+from messaging.services.channels import FAILED, IN_DOUBT, SENDERS, SendFailure
+from messaging.services.claims import MAX_SEND_ERRORS_IN_A_ROW, DeliveryReport, Lease
 from messaging.services.common import _chunks
-from messaging.services.queueing import messages_deliver_later
 from messaging.services.suppression import _address, _push_subscribed, _suppression_reason
 
 logger = logging.getLogger(__name__)
 
 
+class _Senders:
+    """One sender per channel for the whole call, opened on first use; a channel that cannot be
+    reached (or fails MAX_SEND_ERRORS_IN_A_ROW times in a row) is "down": its remaining messages
+    go back to the queue unsent."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, object] = {}
+        self.down: set[str] = set()
+        self.errors_in_a_row: dict[str, int] = defaultdict(int)
+
+    def get(self, channel: str):
+        if channel in self.down:
+            return None
+        sender = self.open.get(channel)
+        try:
+            if sender is None:
+                sender = self.open[channel] = SENDERS[channel]()
+            sender.open()
+        except Exception as exc:
+            logger.warning("%s provider unavailable, its messages go back to the queue: %s", channel, exc)
+            self.down.add(channel)
+            return None
+        return sender
+
+    def outcome(self, channel: str, *, ok: bool, provider_down: bool = False) -> None:
+        self.errors_in_a_row[channel] = 0 if ok else self.errors_in_a_row[channel] + 1
+        if provider_down or self.errors_in_a_row[channel] >= MAX_SEND_ERRORS_IN_A_ROW:
+            logger.warning("%s provider down or failing, the rest goes back to the queue", channel)
+            self.down.add(channel)
+
+    def close(self) -> None:
+        for sender in self.open.values():
+            try:
+                sender.close()
+            except Exception:
+                logger.exception("closing the %s sender failed", sender.channel)
+
+
 def messages_deliver(*, message_ids: list[int]) -> DeliveryReport:
-    """Claim queued rows atomically, render each (a render error fails that message only), send per
-    channel over one connection with the configured rate limit, and record each outcome at once."""
+    """Send the queued ones of `message_ids`: claimed MESSAGING_CLAIM_SIZE at a time with a lease,
+    re-checked for suppression, rendered (a render error fails that message only), sent per channel
+    over one connection with the configured rate limit. Each outcome is written as soon as the
+    provider answered. Messages not queued (sent, claimed elsewhere, waiting for a retry) are skipped."""
     report = DeliveryReport()
-    ids = sorted(set(message_ids))
-    for chunk in _chunks(ids, settings.MESSAGING_BATCH_SIZE):
-        _deliver_chunk(chunk, report)
+    lease = Lease(report)
+    senders = _Senders()
+    try:
+        for chunk in _chunks(sorted(set(message_ids)), settings.MESSAGING_CLAIM_SIZE):
+            _deliver_chunk(chunk, lease, senders)
+    finally:
+        senders.close()
+        lease.release_unstarted()
     return report
 
 
-def _deliver_chunk(ids: list[int], report: DeliveryReport) -> None:
-    claim = _Claim(uuid.uuid4().hex, report)
-    try:
-        _deliver_claimed(ids, claim)
-    finally:
-        claim.flush()
-
-
-def _deliver_claimed(ids: list[int], claim: _Claim) -> None:
-    report = claim.report
-    Message.objects.filter(id__in=ids, status=Message.Status.QUEUED).update(
-        status=Message.Status.SENDING, claim_token=claim.token, claimed_at=now()
-    )
-    messages = list(
-        Message.objects.filter(id__in=ids, claim_token=claim.token, status=Message.Status.SENDING)
-        .select_related("contact", "template")
-        .order_by("id")
-    )
-    claimed = {m.pk for m in messages}
-    report.skipped.extend(i for i in ids if i not in claimed)
+def _deliver_chunk(ids: list[int], lease: Lease, senders: _Senders) -> None:
+    messages = lease.claim(ids)
     if not messages:
         return
-
     # Consent may have changed since queueing: check again right before sending.
     subscribed = _push_subscribed({m.contact_id for m in messages if m.channel == Channel.PUSH})
     eligible: list[Message] = []
@@ -74,25 +98,51 @@ def _deliver_claimed(ids: list[int], claim: _Claim) -> None:
             suppress[reason].append(message.pk)
         else:
             eligible.append(message)
-    claim.suppressed(suppress)
+    lease.suppressed(suppress)
     if not eligible:
         return
-
-    contexts = _contexts(eligible, claim)
-    by_channel: dict[str, list[Message]] = defaultdict(list)
+    contexts = _contexts(eligible, lease)
     for message in eligible:
         if message.pk not in contexts:
             continue
         if message.template.channel != message.channel:
-            claim.failed(message, f"render error: the template's channel is now {message.template.channel}")
+            lease.failed(message, f"render error: the template's channel is now {message.template.channel}")
             continue
-        by_channel[message.channel].append(message)
-    senders = {Channel.EMAIL: _send_emails, Channel.SMS: _send_sms, Channel.PUSH: _send_pushes}
-    for channel, channel_messages in by_channel.items():
-        senders[channel](channel_messages, contexts, claim)
+        sender = senders.get(message.channel)
+        if sender is None:
+            lease.release([message])
+            continue
+        if message.channel == Channel.PUSH:
+            sender.prefetch(eligible)
+        _deliver_one(message, contexts[message.pk], sender, lease, senders)
 
 
-def _contexts(messages: list[Message], claim: _Claim) -> dict[int, dict]:
+def _deliver_one(message: Message, context: dict, sender, lease: Lease, senders: _Senders) -> None:
+    try:
+        rendered = template_render(
+            template=message.template, context=context, message_id=message.pk, track=True
+        )
+    except Exception as exc:
+        lease.failed(message, f"render error: {type(exc).__name__}: {exc}")
+        return
+    if not lease.start(message):
+        return  # the sweep took it back (our lease ran out): someone else sends it
+    try:
+        provider_id, subject = sender.send(message, rendered, context)
+    except SendFailure as failure:
+        senders.outcome(message.channel, ok=False, provider_down=failure.provider_down)
+        if failure.kind == FAILED:
+            lease.failed(message, failure.reason)
+        elif failure.kind == IN_DOUBT:
+            lease.in_doubt(message, f"in doubt: {failure.reason}")
+        else:
+            lease.retry(message, failure.reason)
+        return
+    senders.outcome(message.channel, ok=True)
+    lease.sent(message, provider_id=provider_id, subject=subject)
+
+
+def _contexts(messages: list[Message], lease: Lease) -> dict[int, dict]:
     """Template contexts in one go; if that fails, one by one so a bad one fails only itself."""
     try:
         return render_contexts(messages=messages)
@@ -103,28 +153,5 @@ def _contexts(messages: list[Message], claim: _Claim) -> dict[int, dict]:
         try:
             contexts.update(render_contexts(messages=[message]))
         except Exception as exc:
-            claim.failed(message, f"render error: {type(exc).__name__}: {exc}")
+            lease.failed(message, f"render error: {type(exc).__name__}: {exc}")
     return contexts
-
-
-def messages_recover_interrupted(*, older_than: dt.timedelta | None = None) -> int:
-    """Mark messages stuck in `sending` (their worker died) as failed. They may have reached the
-    provider, so they are never re-sent: no duplicates. Returns how many were marked."""
-    if older_than is None:
-        older_than = dt.timedelta(seconds=settings.MESSAGING_SENDING_TIMEOUT_SECONDS)
-    return Message.objects.filter(status=Message.Status.SENDING, claimed_at__lt=now() - older_than).update(
-        status=Message.Status.FAILED,
-        reason="interrupted: the worker stopped while sending; not retried so it is never sent twice",
-    )
-
-
-def messages_redeliver_stale(*, older_than: dt.timedelta | None = None) -> int:
-    """Hand messages that stayed queued too long (lost task, released batch) to delivery again.
-    Harmless if another task also has them: delivery claims only queued rows."""
-    from messaging.selectors import messages_stale_queued
-
-    if older_than is None:
-        older_than = dt.timedelta(minutes=10)
-    ids = messages_stale_queued(older_than=older_than)
-    messages_deliver_later(message_ids=ids)
-    return len(ids)

@@ -65,6 +65,7 @@ def _messaging_settings(settings):
     settings.MESSAGING_EMAIL_RATE_PER_SECOND = 0
     settings.MESSAGING_SMS_RATE_PER_SECOND = 0
     settings.MESSAGING_PUSH_RATE_PER_SECOND = 0
+    settings.MESSAGING_RETRY_BACKOFF_SECONDS = 0  # a transient failure is due again at once
     settings.MESSAGING_SMS_BACKEND = "messaging.backends.sms.LocmemBackend"
     settings.MESSAGING_PUSH_BACKEND = "messaging.backends.push.LocmemBackend"
     settings.MESSAGING_SMS_FROM = "+15005550006"

@@ -153,24 +153,32 @@ def test_smtp_server_down_releases_messages_back_to_queued(settings, make_contac
     assert (message.status, message.claim_token) == (Message.Status.QUEUED, "")
 
 
-def test_interrupted_sending_is_marked_failed_not_resent(smtp_sink, make_contact, email_template):
+def test_expired_lease_requeues_unstarted_and_marks_started_in_doubt(smtp_sink, make_contact, email_template):
+    """A worker died holding three claims: one handed to SMTP, one not yet, one still within its lease."""
     from django.utils.timezone import now
 
-    from messaging.services import messages_recover_interrupted
+    from messaging.services import messages_recover_expired
 
     ids = messages_queue(
-        template=email_template, outgoing=[outgoing(make_contact(), "old"), outgoing(make_contact(), "new")]
+        template=email_template,
+        outgoing=[outgoing(make_contact(), key) for key in ("started", "unstarted", "alive")],
     )
-    Message.objects.filter(idempotency_key="old").update(
-        status=Message.Status.SENDING, claimed_at=now() - dt.timedelta(hours=1)
+    past, claimed = now() - dt.timedelta(seconds=1), {"status": Message.Status.SENDING, "claim_token": "dead"}
+    Message.objects.filter(idempotency_key="started").update(
+        **claimed, lease_until=past, attempt_started_at=past
     )
-    Message.objects.filter(idempotency_key="new").update(status=Message.Status.SENDING, claimed_at=now())
-    assert messages_recover_interrupted() == 1
-    old = Message.objects.get(idempotency_key="old")
-    assert old.status == Message.Status.FAILED and old.reason.startswith("interrupted")
-    assert Message.objects.get(idempotency_key="new").status == Message.Status.SENDING
-    assert messages_deliver(message_ids=ids).sent == []
-    assert smtp_sink.received == []
+    Message.objects.filter(idempotency_key="unstarted").update(**claimed, lease_until=past)
+    Message.objects.filter(idempotency_key="alive").update(
+        **claimed, lease_until=now() + dt.timedelta(minutes=1)
+    )
+    report = messages_recover_expired()
+    assert (report.requeued, report.in_doubt) == (1, 1)
+    rows = {m.idempotency_key: m for m in Message.objects.all()}
+    assert rows["started"].status == Message.Status.IN_DOUBT and rows["started"].reason.startswith("in doubt")
+    assert rows["unstarted"].status == Message.Status.QUEUED
+    assert rows["alive"].status == Message.Status.SENDING
+    assert messages_deliver(message_ids=ids).sent == [rows["unstarted"].pk]  # in doubt: never by itself
+    assert [m["To"] for m in smtp_sink.received] == [rows["unstarted"].to_address]
 
 
 def test_message_id_header_is_derived_from_the_idempotency_key(smtp_sink, make_contact, email_template):
@@ -182,16 +190,16 @@ def test_message_id_header_is_derived_from_the_idempotency_key(smtp_sink, make_c
     assert message_id_header("enrollment:1:step:2").endswith("@example.com>")
 
 
-def test_one_connection_per_batch(settings, make_contact, email_template):
+def test_one_connection_per_delivery_call_whatever_the_claim_size(settings, make_contact, email_template):
     from django.core import mail
 
     settings.EMAIL_BACKEND = "tests.messaging.test_services.CountingBackend"
     CountingBackend.opened = 0
-    settings.MESSAGING_BATCH_SIZE = 3
+    settings.MESSAGING_CLAIM_SIZE = 2
     contacts = [make_contact() for _ in range(5)]
     ids = messages_queue(template=email_template, outgoing=[outgoing(c) for c in contacts])
     assert len(messages_deliver(message_ids=ids).sent) == 5
-    assert CountingBackend.opened == 2  # batches of 3 + 2
+    assert CountingBackend.opened == 1  # claims of 2 + 2 + 1, one connection
     assert len(mail.outbox) == 5
 
 
@@ -263,7 +271,7 @@ class DyingSmtpBackend(_Locmem):
         return super().send_messages(messages)
 
 
-def test_smtp_down_mid_batch_releases_the_unsent_rest_and_never_resends(
+def test_smtp_down_mid_batch_leaves_one_in_doubt_and_releases_the_unsent_rest(
     settings, make_contact, email_template
 ):
     from django.core import mail
@@ -274,10 +282,10 @@ def test_smtp_down_mid_batch_releases_the_unsent_rest_and_never_resends(
     ids = messages_queue(template=email_template, outgoing=[outgoing(c) for c in contacts])
     report = messages_deliver(message_ids=ids)
     assert report.sent == ids[:2]
-    assert report.failed == ids[2:3]  # the send that broke: it may have arrived, so never resent
+    assert report.in_doubt == ids[2:3]  # the send that broke: it may have arrived, so never resent
     assert report.requeued == ids[3:]  # never handed to the server: back to queued for the retry
     statuses = dict(Message.objects.values_list("id", "status"))
-    assert [statuses[i] for i in ids] == ["sent", "sent", "failed", "queued", "queued"]
+    assert [statuses[i] for i in ids] == ["sent", "sent", "in_doubt", "queued", "queued"]
     # The server comes back: the retry sends the released ones only.
     DyingSmtpBackend.accept, DyingSmtpBackend.down = 100, False
     retry = messages_deliver(message_ids=ids)
@@ -285,26 +293,52 @@ def test_smtp_down_mid_batch_releases_the_unsent_rest_and_never_resends(
     assert sorted(m.to[0] for m in mail.outbox) == sorted(c.email for i, c in enumerate(contacts) if i != 2)
 
 
+class EspError(Exception):
+    """Like django-anymail's AnymailAPIError: the ESP's HTTP status on the exception."""
+
+    def __init__(self, status_code: int):
+        super().__init__(f"ESP API response {status_code}")
+        self.status_code = status_code
+
+
 class RefusingApiBackend(_Locmem):
-    """An ESP over HTTP that is down: opening is a no-op, every send raises."""
+    """An ESP over HTTP that answers every send with `status`."""
+
+    status = 503
 
     def send_messages(self, messages):
-        raise RuntimeError("HTTP 503 from the ESP")
+        raise EspError(type(self).status)
 
 
-def test_provider_outage_fails_a_few_and_releases_the_rest(settings, make_contact, email_template):
+def test_provider_outage_retries_a_few_and_releases_the_rest(settings, make_contact, email_template):
     from messaging.services import MAX_SEND_ERRORS_IN_A_ROW
 
     settings.EMAIL_BACKEND = "tests.messaging.test_services.RefusingApiBackend"
+    RefusingApiBackend.status = 503
     ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact()) for _ in range(8)])
     report = messages_deliver(message_ids=ids)
-    assert report.failed == ids[:MAX_SEND_ERRORS_IN_A_ROW]
-    assert report.requeued == ids[MAX_SEND_ERRORS_IN_A_ROW:]
-    assert Message.objects.filter(status=Message.Status.QUEUED).count() == 8 - MAX_SEND_ERRORS_IN_A_ROW
+    assert report.retrying == ids[:MAX_SEND_ERRORS_IN_A_ROW]  # 503: transient, tried again later
+    assert report.requeued == ids[MAX_SEND_ERRORS_IN_A_ROW:]  # never tried: the provider looks down
+    assert report.failed == []
+    assert Message.objects.filter(status=Message.Status.QUEUED).count() == 8
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [(429, "queued"), (500, "queued"), (503, "queued"), (400, "failed"), (422, "failed")],
+)
+def test_esp_status_decides_between_retry_and_failure(
+    settings, make_contact, email_template, status, outcome
+):
+    settings.EMAIL_BACKEND = "tests.messaging.test_services.RefusingApiBackend"
+    RefusingApiBackend.status = status
+    ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact())])
+    messages_deliver(message_ids=ids)
+    assert Message.objects.get().status == outcome
 
 
 @pytest.mark.parametrize("channel", ["email", "sms", "push"])
-def test_queue_and_deliver_query_counts_do_not_grow_with_the_batch(
+def test_queue_query_count_is_fixed_and_delivery_costs_two_writes_per_message(
     channel, make_contact, email_template, sms_template, push_template, settings
 ):
     from django.db import connection
@@ -312,10 +346,10 @@ def test_queue_and_deliver_query_counts_do_not_grow_with_the_batch(
 
     from messaging.models import PushSubscription
 
-    settings.MESSAGING_BATCH_SIZE = 500
+    settings.MESSAGING_CLAIM_SIZE = 10
     template = {"email": email_template, "sms": sms_template, "push": push_template}[channel]
     counts = []
-    for size in (5, 45):  # 45: one INSERT on SQLite too (999 parameters)
+    for size in (5, 35):  # 35: one INSERT on SQLite too (999 parameters)
         contacts = [make_contact() for _ in range(size)]
         PushSubscription.objects.bulk_create(
             PushSubscription(contact=c, endpoint=f"https://push.example/{c.pk}", p256dh="k", auth="a")
@@ -327,27 +361,43 @@ def test_queue_and_deliver_query_counts_do_not_grow_with_the_batch(
         with CaptureQueriesContext(connection) as delivered:
             report = messages_deliver(message_ids=ids)
         assert len(report.sent) == size
-        counts.append((len(queued), len(delivered)))
-    expected = {"email": (3, 7), "sms": (3, 7), "push": (4, 10)}[channel]  # (queue, deliver)
-    assert counts == [expected, expected]
+        claims = -(-size // 10)
+        # Delivery: per claim of 10, the claim UPDATE, its SELECT and the template contexts (push: and
+        # the subscriptions); per message, "attempt started" and its outcome, each written at once;
+        # at the end, releasing what is left (push: and the subscriptions' last success).
+        per_claim, at_end = {"email": (6, 1), "sms": (6, 1), "push": (8, 2)}[channel]
+        counts.append((len(queued), len(delivered) - claims * per_claim - 2 * size - at_end))
+    queue_queries = {"email": 3, "sms": 3, "push": 4}[channel]
+    assert counts == [(queue_queries, 0), (queue_queries, 0)]
 
 
-def test_outcomes_are_flushed_in_groups_and_the_rest_at_the_end(settings, make_contact, email_template):
-    from messaging.services import _Claim
+class WatchingBackend(_Locmem):
+    """Records, at each send, the statuses the database holds for the messages sent before."""
 
-    settings.EMAIL_BACKEND = "tests.messaging.test_services.DyingSmtpBackend"
-    DyingSmtpBackend.accept, DyingSmtpBackend.down = 3, False
-    _Claim.FLUSH_ROWS, previous = 2, _Claim.FLUSH_ROWS
-    try:
-        ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact()) for _ in range(5)])
-        report = messages_deliver(message_ids=ids)
-    finally:
-        _Claim.FLUSH_ROWS = previous
+    seen: list[list[str]] = []
+
+    def send_messages(self, messages):
+        type(self).seen.append(list(Message.objects.order_by("id").values_list("status", flat=True)))
+        return super().send_messages(messages)
+
+
+def test_each_outcome_is_recorded_before_the_next_message_is_sent(settings, make_contact, email_template):
+    """No buffering: a message the server accepted is `sent` in the database before the next send."""
+    settings.EMAIL_BACKEND = "tests.messaging.test_services.WatchingBackend"
+    settings.MESSAGING_CLAIM_SIZE = 3
+    WatchingBackend.seen = []
+    ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact()) for _ in range(4)])
+    report = messages_deliver(message_ids=ids)
+    assert report.sent == ids
+    assert WatchingBackend.seen == [
+        ["sending", "sending", "sending", "queued"],  # claimed 3 at a time, leased
+        ["sent", "sending", "sending", "queued"],
+        ["sent", "sent", "sending", "queued"],
+        ["sent", "sent", "sent", "sending"],
+    ]
     rows = {m.pk: m for m in Message.objects.all()}
-    assert [rows[i].status for i in ids] == ["sent", "sent", "sent", "failed", "queued"]
-    assert all(rows[i].sent_at and rows[i].subject.startswith("We miss you") for i in report.sent)
-    assert rows[ids[3]].reason.startswith("send error: SMTPServerDisconnected")
-    assert len({rows[i].provider_message_id for i in ids[:3]}) == 3
+    assert all(rows[i].sent_at and rows[i].subject.startswith("We miss you") for i in ids)
+    assert all(rows[i].attempts == 1 and rows[i].lease_until is None for i in ids)
 
 
 @pytest.mark.parametrize("push_url", ["javascript:alert(1)", "//evil.example/", "data:text/html,x"])
@@ -449,14 +499,14 @@ def test_a_template_switched_to_another_channel_does_not_send_an_empty_email(
     assert "channel" in Message.objects.get().reason
 
 
-def test_a_batch_of_1200_contacts_is_queued_and_delivered_with_a_few_queries_per_chunk(
+def test_a_batch_of_1200_contacts_is_queued_and_delivered_with_fixed_queries_per_claim_and_message(
     settings, email_template
 ):
     from django.core import mail
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    settings.MESSAGING_BATCH_SIZE = 400
+    settings.MESSAGING_CLAIM_SIZE = 50
     Contact.objects.bulk_create(
         Contact(email=f"bulk{n}@example.com", first_name=f"B{n}", email_consent=True) for n in range(1200)
     )
@@ -465,8 +515,8 @@ def test_a_batch_of_1200_contacts_is_queued_and_delivered_with_a_few_queries_per
     with CaptureQueriesContext(connection) as queued:
         ids = messages_queue(template=email_template, outgoing=items)
     assert len(ids) == 1200
-    assert len(queued) <= 3 + 1200 // 45  # contacts, ready ids, INSERTs (SQLite: 49 rows per INSERT)
+    assert len(queued) <= 3 + 1200 // 35  # contacts, ready ids, INSERTs (SQLite: 37 rows per INSERT)
     with CaptureQueriesContext(connection) as delivered:
         report = messages_deliver(message_ids=ids)
     assert len(report.sent) == 1200 and len(mail.outbox) == 1200
-    assert len(delivered) == 7 * 3  # 3 batches of 400, 7 queries each
+    assert len(delivered) == 24 * 6 + 2 * 1200 + 1  # 24 claims of 50; 2 writes per message

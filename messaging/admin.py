@@ -265,7 +265,7 @@ class MessageAdmin(admin.ModelAdmin):
     list_per_page = 50
     ordering = ["-id"]
     raw_id_fields = ["contact", "template"]
-    actions = ["deliver_now"]
+    actions = ["deliver_now", "retry_failed"]
     readonly_fields = [f.name for f in Message._meta.fields if f.name not in ("id",)]
 
     def has_add_permission(self, request):
@@ -301,6 +301,24 @@ class MessageAdmin(admin.ModelAdmin):
         ids = list(queryset.filter(status=Message.Status.QUEUED).values_list("id", flat=True)[:10_000])
         services.messages_deliver_later(message_ids=ids)
         self.message_user(request, f"{len(ids)} queued message(s) handed to the worker.", messages.SUCCESS)
+
+    @admin.action(description="Retry failed and in-doubt messages", permissions=["deliver"])
+    def retry_failed(self, request, queryset):
+        """Back to the queue and to delivery. An in-doubt email may have arrived: it is sent again with
+        the same Message-ID, which receivers that deduplicate use to drop the second copy."""
+        ids = list(
+            queryset.filter(status__in=services.RETRYABLE).values_list("id", flat=True)[: self.RETRY_LIMIT]
+        )
+        queued = services.messages_retry(message_ids=ids)
+        skipped = queryset.exclude(status__in=services.RETRYABLE)[:1].exists()
+        note = (
+            " Only failed and in-doubt messages are retried; the others were left alone." if skipped else ""
+        )
+        self.message_user(
+            request, f"{len(queued)} failed or in-doubt message(s) queued again.{note}", messages.SUCCESS
+        )
+
+    RETRY_LIMIT = 10_000
 
     def get_urls(self):
         return [

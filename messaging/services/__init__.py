@@ -44,6 +44,7 @@ from messaging.services.push_subscriptions import (
 )
 from messaging.services.queueing import Outgoing, messages_deliver_later, messages_queue
 from messaging.services.recovery import (
+    RETRYABLE,
     SweepReport,
     messages_recover_expired,
     messages_recover_interrupted,
@@ -75,6 +76,7 @@ __all__ = [
     "MAX_SEND_ERRORS_IN_A_ROW",
     "PUSH_LOCAL_SUFFIXES",
     "REQUIRED_FIELDS",
+    "RETRYABLE",
     "DeliveryReport",
     "Outgoing",
     "RateLimiter",

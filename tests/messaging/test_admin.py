@@ -216,3 +216,42 @@ def test_previewing_a_real_contact_needs_permission_to_view_contacts(
     editor = django_user_model.objects.get(pk=editor.pk)  # fresh permission cache
     client.force_login(editor)
     assert b"We miss you, Secretname" in client.get(url, {"contact": contact.pk}).content
+
+
+def test_retry_action_queues_failed_and_in_doubt_messages_again_and_sends_them(
+    admin_client, outbox, smtp_sink, django_capture_on_commit_callbacks
+):
+    from messaging.services import message_id_header
+    from winback.celery import app
+
+    failed, in_doubt, queued = outbox[4], outbox[5], outbox[0]
+    Message.objects.filter(pk=failed).update(status="failed", reason="send error: 421 try later", attempts=5)
+    Message.objects.filter(pk=in_doubt).update(status="in_doubt", reason="in doubt: worker stopped")
+    sent_before = Message.objects.get(pk=queued).status
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = admin_client.post(
+                reverse("admin:messaging_message_changelist"),
+                {"action": "retry_failed", "_selected_action": [str(i) for i in (failed, in_doubt, queued)]},
+                follow=True,
+            )
+    finally:
+        app.conf.task_always_eager = False
+    assert "2 failed or in-doubt message(s) queued again. Only failed" in response.content.decode()
+    rows = {m.pk: m for m in Message.objects.filter(pk__in=[failed, in_doubt, queued])}
+    assert (rows[failed].status, rows[in_doubt].status) == ("sent", "sent")
+    assert rows[failed].attempts == 1 and rows[failed].reason == ""
+    assert rows[queued].status == sent_before  # left alone
+    ids = [str(m["Message-ID"]) for m in smtp_sink.received]
+    assert ids.count(message_id_header(rows[in_doubt].idempotency_key)) == 1
+
+
+def test_outbox_lists_what_needs_attention_for_a_journey(admin_client, outbox):
+    Message.objects.filter(pk__in=outbox[4:]).update(status="in_doubt")
+    Message.objects.filter(pk=outbox[3]).update(status="failed")
+    response = admin_client.get(
+        reverse("admin:messaging_message_changelist"), {"journey_id": "3", "status__in": "failed,in_doubt"}
+    )
+    assert sorted(m.pk for m in response.context["cl"].result_list) == sorted(outbox[3:])
+    assert b"In doubt" in response.content

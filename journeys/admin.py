@@ -158,6 +158,27 @@ class JourneyForm(forms.ModelForm):
         return cleaned
 
 
+def _messages_line(journey_id: int, counts: dict[str, int]):
+    """Sent, failed and in doubt told apart (a completed enrollment may hold a message that did not
+    go), with a link to the outbox where they can be retried."""
+    waiting = counts.get("queued", 0) + counts.get("sending", 0)
+    line = format_html(
+        "messages: {} sent, {} in doubt, {} failed, {} waiting, {} suppressed",
+        f"{counts.get('sent', 0):,}",
+        f"{counts.get('in_doubt', 0):,}",
+        f"{counts.get('failed', 0):,}",
+        f"{waiting:,}",
+        f"{counts.get('suppressed', 0):,}",
+    )
+    if counts.get("in_doubt", 0) or counts.get("failed", 0):
+        url = (
+            reverse("admin:messaging_message_changelist")
+            + f"?journey_id={journey_id}&status__in=failed,in_doubt"
+        )
+        line = format_html('{} — <a href="{}" data-retry-link>review and retry</a>', line, url)
+    return line
+
+
 @admin.register(Journey)
 class JourneyAdmin(admin.ModelAdmin):
     form = JourneyForm
@@ -216,7 +237,7 @@ class JourneyAdmin(admin.ModelAdmin):
             f"{'holdout' if g['holdout'] else (g['variant'] or 'all')}: {g['converted']}/{g['n']} converted"
             for g in data["groups"]
         )
-        return format_html("{}<br>{}", states, groups)
+        return format_html("{}<br>{}<br>{}", states, groups, _messages_line(obj.pk, data["messages"]))
 
     @admin.display(description="last entry run")
     def last_entry(self, obj):

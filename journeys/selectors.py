@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Count, Q, Sum
@@ -23,6 +23,7 @@ class Explanation:
     headline: str
     reasons: list[str]
     next_move: datetime | None
+    deliveries: dict = field(default_factory=dict)  # step id -> its Message (sent, failed, in doubt...)
 
 
 def enrollment_explain(*, enrollment_id: int, now: datetime | None = None) -> Explanation:
@@ -74,7 +75,12 @@ def enrollment_explain(*, enrollment_id: int, now: datetime | None = None) -> Ex
                 )
         if enrollment.holdout:
             reasons.append("In the holdout group: walks the journey but is never messaged.")
-    return Explanation(enrollment, runs, step, description, headline, reasons, next_move)
+    from messaging.selectors import enrollment_message_statuses
+
+    deliveries = enrollment_message_statuses(enrollment_id=enrollment.pk)
+    for run in runs:
+        run.delivery = deliveries.get(run.step_id)
+    return Explanation(enrollment, runs, step, description, headline, reasons, next_move, deliveries)
 
 
 def contact_story_context(contact) -> dict:
@@ -107,7 +113,10 @@ def journey_report(*, journey: Journey) -> dict:
         .annotate(n=Count("id"), converted=Count("id", filter=Q(conversions__isnull=False)))
         .order_by("holdout", "variant")
     )
-    return {"states": states, "conversions": conversions, "groups": list(entered)}
+    from messaging.selectors import messages_status_counts
+
+    messages = messages_status_counts(journey_id=journey.pk)  # sent, failed and in doubt told apart
+    return {"states": states, "conversions": conversions, "groups": list(entered), "messages": messages}
 
 
 def journey_in_flight_counts(*, journey: Journey) -> dict[tuple[int, int | None], int]:

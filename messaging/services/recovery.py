@@ -36,15 +36,17 @@ def messages_recover_expired(*, at: dt.datetime | None = None) -> SweepReport:
     expired = Message.objects.filter(status=Message.Status.SENDING).filter(
         Q(lease_until__lt=moment) | Q(lease_until__isnull=True, claimed_at__lt=legacy_cutoff)
     )
-    unstarted = list(expired.filter(attempt_started_at__isnull=True).values_list("id", flat=True)[:10000])
+    # Rows claimed before leases existed (no lease_until) may have been handed over: in doubt.
+    never_started = Q(attempt_started_at__isnull=True, lease_until__isnull=False)
+    unstarted = list(expired.filter(never_started).values_list("id", flat=True)[:10000])
     report = SweepReport()
     if unstarted:
         # Same conditions again: a row whose worker started it meanwhile stays with that worker.
-        report.requeued = expired.filter(id__in=unstarted, attempt_started_at__isnull=True).update(
+        report.requeued = expired.filter(never_started, id__in=unstarted).update(
             status=Message.Status.QUEUED, claim_token="", claimed_at=None, lease_until=None
         )
         messages_deliver_later(message_ids=unstarted)
-    report.in_doubt = expired.filter(attempt_started_at__isnull=False).update(
+    report.in_doubt = expired.exclude(never_started).update(
         status=Message.Status.IN_DOUBT,
         lease_until=None,
         reason=(

@@ -186,3 +186,15 @@ def test_an_answer_after_the_sweep_called_it_in_doubt_is_still_recorded(
     assert messages_recover_expired().in_doubt == 1
     lease.sent(message, provider_id="<x@example.com>", subject="Hi")  # the server answered after all
     assert Message.objects.get().status == "sent"
+
+
+def test_rows_left_sending_by_the_old_batch_delivery_become_in_doubt_not_resent(
+    smtp_sink, make_contact, email_template
+):
+    """Before leases, a batch was claimed whole and outcomes were buffered: such a row may have
+    been sent, so the sweep never puts it back in the queue."""
+    ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact())])
+    Message.objects.update(status="sending", claim_token="old", claimed_at=now() - dt.timedelta(hours=1))
+    assert messages_recover_expired().in_doubt == 1
+    assert messages_deliver(message_ids=ids).sent == []
+    assert smtp_sink.received == []

@@ -198,3 +198,19 @@ def test_rows_left_sending_by_the_old_batch_delivery_become_in_doubt_not_resent(
     assert messages_recover_expired().in_doubt == 1
     assert messages_deliver(message_ids=ids).sent == []
     assert smtp_sink.received == []
+
+
+def test_the_deliver_task_schedules_the_next_attempt_itself(scripted, settings, make_contact, email_template):
+    """The task hands retrying messages to a later task (countdown = back-off; eager here)."""
+    from messaging import tasks
+    from winback.celery import app
+
+    sink = scripted(["421 4.7.0 Busy", "451 4.3.0 Later"])
+    ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact())])
+    previous, app.conf.task_always_eager = app.conf.task_always_eager, True
+    try:
+        tasks.deliver(ids)
+    finally:
+        app.conf.task_always_eager = previous
+    message = Message.objects.get()
+    assert (message.status, message.attempts, sink.attempts) == ("sent", 3, 3)

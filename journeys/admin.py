@@ -158,9 +158,9 @@ class JourneyForm(forms.ModelForm):
         return cleaned
 
 
-def _messages_line(journey_id: int, counts: dict[str, int]):
+def _messages_line(journey_id: int, counts: dict[str, int], by_step: dict[int | None, dict[str, int]]):
     """Sent, failed and in doubt told apart (a completed enrollment may hold a message that did not
-    go), with a link to the outbox where they can be retried."""
+    go), with links to the outbox (the journey's, and each step's) where they can be retried."""
     waiting = counts.get("queued", 0) + counts.get("sending", 0)
     line = format_html(
         "messages: {} sent, {} in doubt, {} failed, {} waiting, {} suppressed",
@@ -170,13 +170,25 @@ def _messages_line(journey_id: int, counts: dict[str, int]):
         f"{waiting:,}",
         f"{counts.get('suppressed', 0):,}",
     )
-    if counts.get("in_doubt", 0) or counts.get("failed", 0):
-        url = (
-            reverse("admin:messaging_message_changelist")
-            + f"?journey_id={journey_id}&status__in=failed,in_doubt"
-        )
-        line = format_html('{} — <a href="{}" data-retry-link>review and retry</a>', line, url)
-    return line
+    if not (counts.get("in_doubt", 0) or counts.get("failed", 0)):
+        return line
+    outbox = (
+        reverse("admin:messaging_message_changelist") + f"?journey_id={journey_id}&status__in=failed,in_doubt"
+    )
+    line = format_html('{} — <a href="{}" data-retry-link>review and retry</a>', line, outbox)
+    problems = {
+        step_id: step for step_id, step in by_step.items() if step_id and (step["in_doubt"] or step["failed"])
+    }
+    names = dict(Step.objects.filter(pk__in=problems).values_list("id", "name"))
+    steps = format_html_join(
+        "",
+        '<br>step “{}”: <a href="{}&amp;step_id={}" data-retry-step="{}">{} in doubt, {} failed</a>',
+        (
+            (names.get(step_id, step_id), outbox, step_id, step_id, step["in_doubt"], step["failed"])
+            for step_id, step in sorted(problems.items())
+        ),
+    )
+    return format_html("{}{}", line, steps)
 
 
 @admin.register(Journey)
@@ -237,7 +249,12 @@ class JourneyAdmin(admin.ModelAdmin):
             f"{'holdout' if g['holdout'] else (g['variant'] or 'all')}: {g['converted']}/{g['n']} converted"
             for g in data["groups"]
         )
-        return format_html("{}<br>{}<br>{}", states, groups, _messages_line(obj.pk, data["messages"]))
+        return format_html(
+            "{}<br>{}<br>{}",
+            states,
+            groups,
+            _messages_line(obj.pk, data["messages"], data["messages_by_step"]),
+        )
 
     @admin.display(description="last entry run")
     def last_entry(self, obj):

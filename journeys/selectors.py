@@ -113,10 +113,21 @@ def journey_report(*, journey: Journey) -> dict:
         .annotate(n=Count("id"), converted=Count("id", filter=Q(conversions__isnull=False)))
         .order_by("holdout", "variant")
     )
-    from messaging.selectors import messages_status_counts
+    from messaging.selectors import messages_stats_by_step
 
-    messages = messages_status_counts(journey_id=journey.pk)  # sent, failed and in doubt told apart
-    return {"states": states, "conversions": conversions, "groups": list(entered), "messages": messages}
+    # Messages by step and delivery status (one query): sent, failed and in doubt told apart.
+    by_step = messages_stats_by_step(journey_id=journey.pk)
+    messages: dict[str, int] = {}
+    for counts in by_step.values():
+        for status, n in counts.items():
+            messages[status] = messages.get(status, 0) + n
+    return {
+        "states": states,
+        "conversions": conversions,
+        "groups": list(entered),
+        "messages": messages,
+        "messages_by_step": by_step,
+    }
 
 
 def journey_in_flight_counts(*, journey: Journey) -> dict[tuple[int, int | None], int]:

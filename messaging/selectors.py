@@ -62,21 +62,6 @@ def messages_stats_by_step(*, journey_id: int) -> dict[int | None, dict[str, int
     return stats
 
 
-def messages_status_counts(*, journey_id: int) -> dict[str, int]:
-    """A journey's messages by delivery status, every status present (one GROUP BY query): what
-    "completed" enrollments cannot tell, i.e. which emails went, failed or are in doubt."""
-    counts = dict.fromkeys(Message.Status.values, 0)
-    rows = (
-        Message.objects.filter(journey_id=journey_id)
-        .order_by()
-        .values("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
-    )
-    counts.update(dict(rows))
-    return counts
-
-
 def enrollment_message_statuses(*, enrollment_id: int) -> dict[int, Message]:
     """The latest message of each step of one enrollment (step id -> Message), for its history."""
     found: dict[int, Message] = {}

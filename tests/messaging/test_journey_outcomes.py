@@ -50,6 +50,9 @@ def test_journey_page_counts_sent_in_doubt_and_failed_and_links_to_the_retry(
     assert "messages: 2 sent, 1 in doubt, 1 failed, 0 waiting, 0 suppressed" in text
     link = f"?journey_id={journey.pk}&amp;status__in=failed,in_doubt"
     assert link in text
+    step_id = Message.objects.get(pk=ids[2]).step_id
+    assert f'{link}&amp;step_id={step_id}" data-retry-step="{step_id}">1 in doubt, 1 failed</a>' in text
+    assert "step “email”" in text
     outbox = admin_client.get(
         reverse("admin:messaging_message_changelist"),
         {"journey_id": journey.pk, "status__in": "failed,in_doubt"},

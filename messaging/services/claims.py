@@ -195,7 +195,8 @@ class Lease:
             self.failed(message, f"gave up after {message.attempts} attempts: {reason}")
             return
         delay = retry_delay(message.attempts)
-        self._ours(message.pk).filter(status=Message.Status.SENDING).update(
+        # `in_doubt` too: the sweep may have judged a slow answer; a 4xx is a definite "not sent".
+        self._ours(message.pk).filter(status__in=[Message.Status.SENDING, Message.Status.IN_DOUBT]).update(
             status=Message.Status.QUEUED,
             claim_token="",
             lease_until=None,

@@ -16,8 +16,10 @@ def deliver(message_ids: list[int]) -> str:
     report = services.messages_deliver(message_ids=message_ids)
     if report.requeued:  # the provider was unreachable: try those again later
         deliver.apply_async(args=[report.requeued], countdown=REQUEUE_COUNTDOWN_SECONDS)
-    if report.retrying:  # transient failures: the next attempt when the first of them is due
-        deliver.apply_async(args=[report.retrying], countdown=report.retry_in or 0)
+    # Transient failures: each handed over again when its back-off ends (messages of one task may be
+    # at different attempts, so due at different times).
+    for delay, ids in sorted(report.retry_due.items()):
+        deliver.apply_async(args=[ids], countdown=delay)
     return str(report)
 
 

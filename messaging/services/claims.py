@@ -49,6 +49,7 @@ class DeliveryReport:
     requeued: list[int] = field(default_factory=list)  # released unsent (connection down, provider outage)
     retrying: list[int] = field(default_factory=list)  # transient failure: queued again for a later attempt
     retry_in: float | None = None  # seconds until the first of `retrying` is due
+    retry_due: dict[float, list[int]] = field(default_factory=dict)  # back-off seconds -> those due then
 
     def __str__(self) -> str:
         return (
@@ -204,6 +205,7 @@ class Lease:
             reason=f"attempt {message.attempts} failed, retried in {delay:.0f} s: {reason}"[:2000],
         )
         self.report.retrying.append(message.pk)
+        self.report.retry_due.setdefault(delay, []).append(message.pk)
         self.report.retry_in = delay if self.report.retry_in is None else min(self.report.retry_in, delay)
 
     def suppressed(self, by_reason: dict[str, list[int]]) -> None:

@@ -214,3 +214,46 @@ def test_the_deliver_task_schedules_the_next_attempt_itself(scripted, settings, 
         app.conf.task_always_eager = previous
     message = Message.objects.get()
     assert (message.status, message.attempts, sink.attempts) == ("sent", 3, 3)
+
+
+@pytest.mark.parametrize("change", ["unsubscribed", "anonymized"])
+def test_a_retried_message_of_a_contact_who_unsubscribed_or_was_erased_is_suppressed_not_sent(
+    change, smtp_sink, make_contact, email_template
+):
+    """Retry re-checks consent: the contact unsubscribed or was erased after the message failed."""
+    from contacts.services.forget import contacts_anonymize
+    from messaging.services import contact_unsubscribe
+
+    contact = make_contact()
+    ids = messages_queue(template=email_template, outgoing=[outgoing(contact)])
+    Message.objects.update(status="failed", reason="send error: 554")
+    if change == "unsubscribed":
+        contact_unsubscribe(contact_id=contact.pk, message_id=ids[0])
+    else:
+        contacts_anonymize(contact_ids=[contact.pk], source="test")
+    assert messages_retry(message_ids=ids) == ids
+    assert messages_deliver(message_ids=ids).suppressed == ids
+    assert Message.objects.get().status == "suppressed"
+    assert smtp_sink.received == []
+
+
+def test_the_deliver_task_hands_each_retry_over_when_it_is_due(
+    scripted, settings, monkeypatch, make_contact, email_template
+):
+    """Messages of one task may be at different attempts (the sweep and the stale pass merge them):
+    each must be handed over again when *its* back-off ends, not only the first of them (the others
+    would wait for the stale pass, MESSAGING_STALE_QUEUED_SECONDS after they were due)."""
+    from messaging import tasks
+
+    settings.MESSAGING_RETRY_BACKOFF_SECONDS = 60
+    scripted(["421 4.7.0 Busy", "421 4.7.0 Busy"])
+    ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact()) for _ in range(2)])
+    Message.objects.filter(pk=ids[1]).update(attempts=2)  # its third attempt: 240 s back-off
+    scheduled: list[tuple[list[int], float]] = []
+    monkeypatch.setattr(
+        tasks.deliver, "apply_async", lambda args, countdown: scheduled.append((args[0], countdown))
+    )
+    tasks.deliver(ids)
+    assert list(Message.objects.order_by("id").values_list("attempts", flat=True)) == [1, 3]
+    handed_at = {message_id: countdown for handed, countdown in scheduled for message_id in handed}
+    assert handed_at == {ids[0]: retry_delay(1), ids[1]: retry_delay(3)} == {ids[0]: 60, ids[1]: 240}

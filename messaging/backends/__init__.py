@@ -14,5 +14,10 @@ class ProviderUnavailable(SendError):
     queue with the rest of the batch and is retried later."""
 
 
+class SendInDoubt(SendError):
+    """The request may have reached the provider (no answer, or the connection broke after it was
+    sent): the message may have gone out. Recorded "in doubt", never re-sent by itself."""
+
+
 def load_backend(path: str, **kwargs):
     return import_string(path)(**kwargs)

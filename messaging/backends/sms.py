@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from messaging.backends import ProviderUnavailable, SendError, load_backend
+from messaging.backends import ProviderUnavailable, SendError, SendInDoubt, load_backend
 
 
 @dataclass(frozen=True)
@@ -102,14 +102,20 @@ class TwilioBackend(BaseBackend):
                 detail = json.loads(exc.read() or b"{}").get("message", "")
             except (ValueError, AttributeError):
                 detail = ""
-            error = ProviderUnavailable if exc.code in (429, 502, 503) else SendError
+            # 429 and 5xx are transient (retried with back-off); other 4xx refuse this SMS for good.
+            error = ProviderUnavailable if exc.code == 429 or exc.code >= 500 else SendError
             raise error(f"Twilio HTTP {exc.code}: {detail or exc.reason}") from None
         except urllib.error.URLError as exc:
             # Refused or unresolvable: the request never left. A timeout may have reached Twilio.
             if isinstance(exc.reason, ConnectionRefusedError | socket.gaierror):
                 raise ProviderUnavailable(f"Twilio unreachable: {exc.reason}") from None
+            if isinstance(exc.reason, TimeoutError | ConnectionError):
+                raise SendInDoubt(f"Twilio did not answer: {exc.reason}") from None
             raise SendError(f"Twilio unreachable: {exc}") from None
-        except (TimeoutError, ValueError) as exc:
+        except (TimeoutError, ConnectionError) as exc:
+            # The request was sent, the answer never came: Twilio may have sent the SMS.
+            raise SendInDoubt(f"Twilio did not answer: {type(exc).__name__}: {exc}") from None
+        except ValueError as exc:
             raise SendError(f"Twilio unreachable: {exc}") from None
         return str(body.get("sid", ""))
 

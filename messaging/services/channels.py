@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.timezone import now
 
-from messaging.backends import ProviderUnavailable, SendError
+from messaging.backends import ProviderUnavailable, SendError, SendInDoubt
 from messaging.backends import push as push_backends
 from messaging.backends import sms as sms_backends
 from messaging.models import Channel, Message, PushSubscription
@@ -150,6 +150,8 @@ class SmsSender:
             )
         except ProviderUnavailable as exc:
             raise SendFailure(RETRY, f"send error: {exc}", provider_down=True) from exc
+        except SendInDoubt as exc:
+            raise SendFailure(IN_DOUBT, f"send error: {exc}") from exc
         except Exception as exc:
             raise SendFailure(FAILED, f"send error: {exc}") from exc
         return sid, ""

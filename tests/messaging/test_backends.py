@@ -239,3 +239,55 @@ def test_twilio_down_releases_the_sms_instead_of_failing_them(
     assert (report.sent, report.retrying, report.requeued, report.failed) == (ids[:1], ids[1:2], ids[2:], [])
     assert messages_deliver(message_ids=ids).sent == ids[1:]
     assert len(http_server.requests) == 4  # 1 sent, 1 refused with 503, then the 2 released ones
+
+
+class QuickTwilio(sms.TwilioBackend):
+    """Twilio with a short read timeout, for the test of an answer that never comes."""
+
+    def __init__(self, **kwargs):
+        super().__init__(timeout=1, **kwargs)
+
+
+@pytest.mark.parametrize("status", [500, 504])
+def test_twilio_5xx_is_retried_not_failed(settings, http_server, make_contact, sms_template, status):
+    """A provider 5xx is transient (issue 8): queued again with back-off, not failed for good."""
+    settings.MESSAGING_SMS_BACKEND = "messaging.backends.sms.TwilioBackend"
+    settings.MESSAGING_TWILIO_ACCOUNT_SID, settings.MESSAGING_TWILIO_AUTH_TOKEN = "AC1", "t"
+    settings.MESSAGING_TWILIO_API_BASE = http_server.url
+    http_server.reply = lambda path: (status, b'{"message": "internal error"}')
+    ids = messages_queue(
+        template=sms_template,
+        outgoing=[Outgoing(contact_id=make_contact().pk, idempotency_key="s", context={})],
+    )
+    report = messages_deliver(message_ids=ids)
+    assert (report.retrying, report.failed) == (ids, [])
+    assert Message.objects.get().status == Message.Status.QUEUED
+
+
+def test_twilio_request_sent_but_no_answer_is_in_doubt_not_failed(
+    settings, http_server, make_contact, sms_template
+):
+    """Twilio got the request but its answer never came (read timeout): the SMS may have gone out,
+    so it is "in doubt" (a marketer's retry may send it twice), not "failed"."""
+    settings.MESSAGING_SMS_BACKEND = "tests.messaging.test_backends.QuickTwilio"
+    settings.MESSAGING_TWILIO_ACCOUNT_SID, settings.MESSAGING_TWILIO_AUTH_TOKEN = "AC1", "t"
+    settings.MESSAGING_TWILIO_API_BASE = http_server.url
+    answer = threading.Event()
+
+    def hang(path):
+        answer.wait(60)
+        return 201, b'{"sid": "SMlate"}'
+
+    http_server.reply = hang
+    ids = messages_queue(
+        template=sms_template,
+        outgoing=[Outgoing(contact_id=make_contact().pk, idempotency_key="s", context={})],
+    )
+    try:
+        report = messages_deliver(message_ids=ids)
+    finally:
+        answer.set()
+    assert (report.in_doubt, report.failed) == (ids, [])
+    message = Message.objects.get()
+    assert message.status == Message.Status.IN_DOUBT and "timed out" in message.reason
+    assert len(http_server.requests) == 1

@@ -174,6 +174,7 @@ def test_sigkilled_workers_lose_no_email_and_send_none_twice(workers, sink):
         )
         assert received() < CONTACTS, "the send finished before the kill: nothing was tested"
         victim = workers[kills % 2]
+        assert victim.process.poll() is None, f"worker {victim.name} died by itself\n{victim.tail()}"
         victim.kill()
         kills += 1
         victim.start()
@@ -190,6 +191,16 @@ def test_sigkilled_workers_lose_no_email_and_send_none_twice(workers, sink):
     wait_for(settled, timeout=240, workers=workers, what="every message to be sent or in doubt")
     for worker in workers:
         worker.stop()
+
+    # The kills hit sends in progress: the sweep took claims back or declared messages in doubt.
+    sweep_lines = [
+        (int(requeued), int(in_doubt))
+        for worker in workers
+        for requeued, in_doubt in re.findall(
+            r"delivery sweep: (\d+) requeued, (\d+) in doubt", worker.log.read_text()
+        )
+    ]
+    assert sum(r + d for r, d in sweep_lines) > 0, "no kill interrupted a send: nothing was tested"
 
     # No email arrived twice.
     arrivals = Counter(str(m["Message-ID"]) for m in sink.received)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from messaging.backends import SendError, load_backend
+from messaging.backends import ProviderUnavailable, SendError, load_backend
 
 
 class SubscriptionGone(SendError):
@@ -82,6 +82,8 @@ class WebPushBackend(BaseBackend):
             status = getattr(exc.response, "status_code", None)
             if status in (404, 410):
                 raise SubscriptionGone(f"subscription gone (HTTP {status})") from None
+            if status == 429 or (status is not None and status >= 500):  # transient: retried later
+                raise ProviderUnavailable(f"web push failed: HTTP {status}") from None
             raise SendError(f"web push failed: {exc.message if hasattr(exc, 'message') else exc}") from None
         except Exception as exc:  # requests/crypto errors: fail this push only
             raise SendError(f"web push failed: {exc}") from None

@@ -192,6 +192,7 @@ class PushSender:
     def send(self, message: Message, rendered, context: dict) -> tuple[str, str]:
         errors: list[str] = []
         delivered = 0
+        transient = False  # a subscription's push service said "later" (429/5xx)
         for subscription in self.subscriptions.get(message.contact_id, []):
             self.limiter.wait()
             try:
@@ -206,13 +207,20 @@ class PushSender:
             except push_backends.SubscriptionGone as exc:
                 self.gone.append(subscription.pk)
                 errors.append(str(exc))
+            except ProviderUnavailable as exc:
+                transient = True
+                errors.append(str(exc))
             except SendError as exc:
                 errors.append(str(exc))
             else:
                 delivered += 1
                 self.worked.append(subscription.pk)
         if not delivered:
-            raise SendFailure(FAILED, "send error: " + ("; ".join(errors) or "no active push subscription"))
+            # None went out: retried later if a push service may take it then, else failed.
+            raise SendFailure(
+                RETRY if transient else FAILED,
+                "send error: " + ("; ".join(errors) or "no active push subscription"),
+            )
         return f"{delivered} subscription(s)", rendered.push["title"]
 
     def close(self) -> None:

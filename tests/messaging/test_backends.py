@@ -291,3 +291,35 @@ def test_twilio_request_sent_but_no_answer_is_in_doubt_not_failed(
     message = Message.objects.get()
     assert message.status == Message.Status.IN_DOUBT and "timed out" in message.reason
     assert len(http_server.requests) == 1
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_web_push_429_and_5xx_are_retried_not_failed(
+    settings, http_server, make_contact, push_template, status
+):
+    """A push service's 429/5xx is transient (issue 8): queued again with back-off, not failed."""
+    vapid_key = ec.generate_private_key(ec.SECP256R1())
+    settings.MESSAGING_PUSH_BACKEND = "messaging.backends.push.WebPushBackend"
+    settings.MESSAGING_VAPID_PRIVATE_KEY = b64(vapid_key.private_numbers().private_value.to_bytes(32, "big"))
+    settings.MESSAGING_VAPID_SUBJECT = "mailto:ops@example.com"
+    receiver_public = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+    contact = make_contact()
+    for name in ("busy", "gone"):
+        PushSubscription.objects.create(
+            contact=contact,
+            endpoint=f"{http_server.url}/push/{name}",
+            p256dh=b64(receiver_public),
+            auth=b64(os.urandom(16)),
+        )
+    http_server.reply = lambda path: (410, b"") if path.endswith("gone") else (status, b"")
+    ids = messages_queue(
+        template=push_template, outgoing=[Outgoing(contact_id=contact.pk, idempotency_key="p", context={})]
+    )
+    report = messages_deliver(message_ids=ids)
+    assert (report.retrying, report.failed) == (ids, [])
+    assert Message.objects.get().status == Message.Status.QUEUED
+    assert list(PushSubscription.objects.order_by("id").values_list("active", flat=True)) == [True, False]

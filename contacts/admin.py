@@ -40,6 +40,7 @@ from contacts.services.imports import (
 )
 from contacts.services.normalise import email_normalise
 from contacts.services.tokens import apitoken_create
+from contacts.services.uploads import upload_size_validator
 from contacts.signals import contacts_changed, signal_send_on_commit
 from contacts.story import story_render_context
 
@@ -123,7 +124,10 @@ class ExportMixin:
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV, comma or semicolon separated, UTF-8 or Latin-1.")
+    file = forms.FileField(
+        help_text="CSV, comma or semicolon separated, UTF-8, UTF-16 or Windows-1252 (Excel).",
+        validators=[upload_size_validator],
+    )
     format = forms.ChoiceField(
         choices=[("auto", "Detect from the headers")] + [(f.name, f.label) for f in formats().values()],
         initial="auto",
@@ -203,15 +207,7 @@ class ImportMixin:
                 import_job_enqueue(job=job)
                 messages.info(request, "The file is large: it is imported in the background. Progress below.")
                 return HttpResponseRedirect(reverse("admin:contacts_importjob_change", args=[job.pk]))
-            result = import_job_preview(job=job)
-            if not result.ok:
-                ImportJob.objects.filter(pk=job.pk).update(
-                    status=ImportJob.Status.FAILED,
-                    errors=result.errors,
-                    total_rows=result.total_rows,
-                    format=result.format or job.format,
-                    finished_at=timezone.now(),
-                )
+            result = import_job_preview(job=job)  # a file with errors fails the job
             present = {k for row in result.sample for k in row}
             columns = [c for c in [*FIELDS[self.import_kind], "attributes"] if c in present]
             context.update(

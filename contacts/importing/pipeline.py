@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from contacts.importing import reader
+from contacts.importing.encoding import EncodingRefused
 from contacts.importing.schema import FIELDS, json_type_errors, order_finish, order_line_add, row_clean
 from contacts.models import Contact
 from contacts.services.contacts import contacts_upsert
@@ -69,12 +70,20 @@ def csv_import(
     source: str = Contact.ConsentSource.IMPORT,
 ) -> ImportResult:
     """Import a CSV file of `kind` (contacts, products, orders). See README, section csv."""
-    text, encoding = reader.text_decode(data=data)
+    try:
+        text, encoding = reader.text_decode(data=data)
+    except EncodingRefused as exc:
+        result = ImportResult(kind=kind, dry_run=dry_run)
+        result.error_add([RowError(0, "", str(exc))])
+        return result
     if "\r" in text and "\n" not in text:  # classic Mac line endings
         text = text.replace("\r", "\n")
     delimiter = reader.delimiter_detect(text=text)
-    headers = reader.csv_headers(text=text, delimiter=delimiter)
+    headers, header_errors = reader.csv_headers(text=text, delimiter=delimiter)
     result = ImportResult(kind=kind, encoding=encoding, delimiter=delimiter, dry_run=dry_run)
+    if header_errors:
+        result.error_add(header_errors)
+        return result
     if not headers or not any(h.strip() for h in headers):
         result.error_add([RowError(1, "", "The file is empty (no header row).")])
         return result

@@ -141,6 +141,7 @@ def import_job_run(*, job_id: int) -> ImportResult | None:
         created_rows=result.created,
         updated_rows=result.updated,
         errors=result.errors,
+        skipped=result.skipped,
         finished_at=timezone.now(),
     )
     return result

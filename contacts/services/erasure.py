@@ -1,0 +1,93 @@
+"""Traces of erased people outside their contact row: admin change-log text and uploaded import files.
+
+Called by contacts_anonymize / contacts_delete with the emails they erase (read before blanking).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.admin.models import LogEntry
+from django.db import transaction
+from django.db.models import Q
+
+from contacts.models import Contact, ImportJob
+
+logger = logging.getLogger(__name__)
+ERASED = "[erased]"
+CHUNK = 100
+
+
+def change_log_scrub(*, contact_ids: list[int], emails: list[str]) -> int:
+    """Remove the emails from admin LogEntry texts ("Email #2 to anna@…") and the contacts' own entries'
+    object_repr. Returns entries changed."""
+    changed = 0
+    contact_type = None
+    try:
+        from django.contrib.contenttypes.models import ContentType
+
+        contact_type = ContentType.objects.get_for_model(Contact)
+    except Exception:  # pragma: no cover - contenttypes is installed with the admin
+        logger.warning("contenttypes missing: contact change-log entries not scrubbed by id")
+    if contact_type is not None:
+        changed += LogEntry.objects.filter(
+            content_type=contact_type, object_id__in=[str(i) for i in contact_ids]
+        ).update(object_repr=f"Contact {ERASED}")
+    lowered = sorted({e.lower() for e in emails if e})
+    for start in range(0, len(lowered), CHUNK):
+        chunk = lowered[start : start + CHUNK]
+        match = Q()
+        for email in chunk:
+            match |= Q(object_repr__icontains=email) | Q(change_message__icontains=email)
+        for entry in LogEntry.objects.filter(match).only("pk", "object_repr", "change_message"):
+            repr_text, message = entry.object_repr, entry.change_message
+            for email in chunk:
+                repr_text = _replace(repr_text, email)
+                message = _replace(message, email)
+            LogEntry.objects.filter(pk=entry.pk).update(object_repr=repr_text[:200], change_message=message)
+            changed += 1
+    return changed
+
+
+def _replace(text: str, email: str) -> str:
+    lowered = text.lower()
+    start = lowered.find(email)
+    while start >= 0:
+        text = text[:start] + ERASED + text[start + len(email) :]
+        lowered = text.lower()
+        start = lowered.find(email, start + len(ERASED))
+    return text
+
+
+def import_files_forget(*, emails: list[str]) -> int:
+    """Delete uploaded import files still on disk that contain any of the emails (after commit).
+
+    The file is deleted whole (its job row keeps counts and errors): rewriting a CSV in place could
+    leave a copy behind on a crash. Returns files scheduled for deletion.
+    """
+    needles = [e.lower().encode() for e in emails if e]
+    if not needles:
+        return 0
+    doomed = []
+    for job in ImportJob.objects.exclude(file="").only("pk", "file").iterator():
+        try:
+            with job.file.open("rb") as handle:
+                content = handle.read().lower()
+        except OSError:
+            continue
+        # UTF-16 files: compare without the zero bytes.
+        flat = content.replace(b"\x00", b"") if b"\x00" in content else content
+        if any(needle in flat for needle in needles):
+            doomed.append((job.pk, job.file.name, job.file.storage))
+    if doomed:
+        ImportJob.objects.filter(pk__in=[pk for pk, _name, _storage in doomed]).update(file="")
+
+        def delete() -> None:
+            for _pk, name, storage in doomed:
+                try:
+                    storage.delete(name)
+                except OSError:
+                    logger.exception("Could not delete import file %s of an erased person", name)
+
+        transaction.on_commit(delete)
+    return len(doomed)

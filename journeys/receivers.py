@@ -24,17 +24,16 @@ def orders_upserted_convert(sender=None, *, order_ids: list[int], **kwargs) -> N
 def contacts_forgotten_end_enrollments(sender=None, *, contact_ids: list[int], mode: str, **kwargs) -> None:
     """Erasure ends the person's enrollments (exit reason "erased"); sent inside the erasure transaction.
 
-    Enrollments claimed by a running engine batch are left to it (its contact_data step ends them).
+    Enrollments claimed by an engine batch are left to it (its contact_data step ends them, and its
+    conditional writes must find its claim).
     """
-    from django.db.models import Q
     from django.utils import timezone
 
     from journeys.models import Enrollment
 
-    at = timezone.now()
-    Enrollment.objects.filter(contact_id__in=contact_ids, state__in=Enrollment.IN_FLIGHT).filter(
-        Q(claimed_by="") | Q(claimed_until__lt=at)
-    ).update(state=Enrollment.State.EXITED, exit_reason="erased", exited_at=at, due_at=None, claimed_by="")
+    Enrollment.objects.filter(
+        contact_id__in=contact_ids, state__in=Enrollment.IN_FLIGHT, claimed_by=""
+    ).update(state=Enrollment.State.EXITED, exit_reason="erased", exited_at=timezone.now(), due_at=None)
 
 
 def story_register() -> None:

@@ -38,7 +38,8 @@ def _erasure_traces(ids: list[int], *, mode: str, source: str, user=None) -> Non
     emails = [email for email, _phone in people if email]
     change_log_scrub(contact_ids=ids, emails=emails)
     import_files_forget(emails=emails)
-    audit_record(action=f"contact_{mode}", contact_ids=ids, user=user, detail=f"erasure ({source})")
+    if source != "journey":  # the journey's contact_data step writes its own entry, with the journey
+        audit_record(action=f"contact_{mode}", contact_ids=ids, user=user, detail=f"erasure ({source})")
 
 
 def contacts_anonymize(*, contact_ids: list[int], source: str, user=None) -> int:

@@ -376,7 +376,7 @@ def _write(
         nonlocal processed, consumed
         if not batch:
             return
-        if kind in ("contacts", "orders"):
+        if kind != "products":  # contacts, orders and events may create a contact
             _suppressed_drop(batch, result, names)
         outcome = _upsert(kind, batch, source) if batch else UpsertResult()
         result.created += outcome.created

@@ -87,6 +87,17 @@ def test_api_skips_the_erased_person(client):
     assert not Contact.objects.filter(email="anna@example.com").exists()
 
 
+def test_events_api_does_not_bring_the_erased_person_back():
+    _erase()
+    result = records_import(
+        kind="events",
+        records=[{"external_id": "e1", "email": "anna@example.com", "kind": "product_view",
+                  "occurred_at": "2026-01-05T10:00:00Z"}],
+    )  # fmt: skip
+    assert result.ok, result.errors
+    assert result.skipped_count == 1 and not Contact.objects.filter(email="anna@example.com").exists()
+
+
 def test_lifting_the_suppression_needs_a_reason_and_lets_the_person_back(admin_user):
     _erase()
     with pytest.raises(SuppressionLiftError, match="why"):

@@ -157,4 +157,4 @@ def _cell_around(text: str, start: int, end: int) -> str:
 def _detected(data: bytes, *, default: str) -> str:
     best = from_bytes(data[:65536]).best()
     name = best.encoding if best else default
-    return {"cp932": "Shift-JIS (cp932)", "shift_jis": "Shift-JIS", "euc_jp": "EUC-JP"}.get(name, name)
+    return {"cp932": "Shift-JIS/cp932", "shift_jis": "Shift-JIS", "euc_jp": "EUC-JP"}.get(name, name)

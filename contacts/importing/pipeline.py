@@ -273,6 +273,9 @@ def _run(
                 ]
             )
         break
+    if result.skipped:
+        skipped_rows = {row["row"] for row in result.skipped}
+        result.sample = [row for row in result.sample if row.get("_row") not in skipped_rows]
     return result
 
 

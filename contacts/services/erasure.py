@@ -59,6 +59,24 @@ def _replace(text: str, email: str) -> str:
     return text
 
 
+READ_CHUNK = 1024 * 1024
+
+
+def _file_contains(field, needles: list[bytes]) -> bool:
+    """Whether the file holds any needle (case-insensitive), read in chunks with an overlap so a match
+    across a chunk border is found; UTF-16 files are compared without their zero bytes."""
+    overlap = max(len(n) for n in needles) * 2
+    tail = b""
+    with field.open("rb") as handle:
+        while chunk := handle.read(READ_CHUNK):
+            window = (tail + chunk).lower()
+            flat = window.replace(b"\x00", b"")
+            if any(needle in flat for needle in needles):
+                return True
+            tail = window[-overlap:]
+    return False
+
+
 def import_files_forget(*, emails: list[str]) -> int:
     """Delete uploaded import files still on disk that contain any of the emails (after commit).
 
@@ -71,14 +89,10 @@ def import_files_forget(*, emails: list[str]) -> int:
     doomed = []
     for job in ImportJob.objects.exclude(file="").only("pk", "file").iterator():
         try:
-            with job.file.open("rb") as handle:
-                content = handle.read().lower()
+            if _file_contains(job.file, needles):
+                doomed.append((job.pk, job.file.name, job.file.storage))
         except OSError:
             continue
-        # UTF-16 files: compare without the zero bytes.
-        flat = content.replace(b"\x00", b"") if b"\x00" in content else content
-        if any(needle in flat for needle in needles):
-            doomed.append((job.pk, job.file.name, job.file.storage))
     if doomed:
         ImportJob.objects.filter(pk__in=[pk for pk, _name, _storage in doomed]).update(file="")
 

@@ -204,6 +204,27 @@ def test_erasure_deletes_uploaded_import_files_that_hold_the_email(django_captur
     assert other.file.storage.exists(other.file.name)
 
 
+def test_erasure_finds_the_email_in_utf16_files_and_across_read_chunks(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    from contacts.services import erasure
+
+    monkeypatch.setattr(erasure, "READ_CHUNK", 7)  # the email spans many chunks
+    anna = ContactFactory(email="anna@example.com")
+    jobs = []
+    for name, content in (
+        ("u.csv", "email\nanna@example.com\n".encode("utf-16")),
+        ("c.csv", b"x" * 5 + b"ANNA@example.com"),
+    ):
+        job = ImportJob(kind="contacts", status="done")
+        job.file.save(name, ContentFile(content), save=False)
+        job.save()
+        jobs.append(job)
+    with django_capture_on_commit_callbacks(execute=True):
+        contacts_anonymize(contact_ids=[anna.pk], source="admin")
+    assert [ImportJob.objects.get(pk=j.pk).file.name for j in jobs] == ["", ""]
+
+
 def test_erasure_is_audited(admin_user):
     from journeys.models import AuditLog
 

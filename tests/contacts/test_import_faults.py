@@ -157,3 +157,22 @@ def test_tidy_runs_from_the_beat_schedule():
 
     entries = [e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()]
     assert "contacts.tasks.import_jobs_tidy_task" in entries
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_and_with_cjk_names_imports_the_right_names(codec):
+    # CJK code units have no zero byte: the old "90 % zeros in one byte column" test missed these files,
+    # and UTF-16-LE of 太 (2A 59) / 郎 (CE 90) even decodes as UTF-8 (with NULs): silent mojibake.
+    rows = "".join(f"u{i}@example.jp,太郎,山田\n" for i in range(20))
+    result = csv_import(kind="contacts", data=(HEADER + rows).encode(codec))
+    assert result.ok, result.errors
+    assert result.encoding == codec
+    assert set(Contact.objects.values_list("first_name", "last_name")) == {("太郎", "山田")}
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_whose_header_starts_with_a_cjk_letter(codec):
+    text = "名前,email\n" + "".join(f"太郎,u{i}@example.jp\n" for i in range(20))
+    result = csv_import(kind="contacts", data=text.encode(codec))
+    assert result.encoding == codec
+    assert "名前" in result.ignored_columns

@@ -38,12 +38,21 @@ def suppression_digest(*, kind: str, value: str) -> str:
     return hmac.new(_key(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
+def _phone_key(phone: str) -> str:
+    """E.164, as imports and the API store it; a phone typed in the admin is stored as typed."""
+    try:
+        return phone_normalise(value=phone) or ""
+    except ValueError:
+        return phone.strip()
+
+
 def _digests(email: str | None, phone: str | None) -> list[tuple[str, str]]:
     found = []
-    if email:
+    if email and email.strip():
         found.append((Suppression.Kind.EMAIL, suppression_digest(kind="email", value=email.strip().lower())))
-    if phone:
-        found.append((Suppression.Kind.PHONE, suppression_digest(kind="phone", value=phone.strip())))
+    phone_key = _phone_key(phone) if phone else ""
+    if phone_key:
+        found.append((Suppression.Kind.PHONE, suppression_digest(kind="phone", value=phone_key)))
     return found
 
 

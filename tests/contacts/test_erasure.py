@@ -310,3 +310,14 @@ def test_attributes_limit_in_the_admin_form(admin_client):
     )
     form = form_class(data={"email": "anna@example.com", "attributes": json.dumps(_nested(7))}, instance=anna)
     assert not form.is_valid() and "nested too deeply" in str(form.errors["attributes"])
+
+
+def test_a_phone_typed_with_spaces_in_the_admin_is_suppressed_in_every_format(admin_client):
+    # The admin form stores the phone as typed; imports and the API normalise it to E.164. The keyed
+    # hash must be of the same normalised form, or "+33 6 12 34 56 78" erased comes back as "0033 6…".
+    anna = ContactFactory(email="anna@example.com", phone="+33 6 12 34 56 78")
+    contacts_anonymize(contact_ids=[anna.pk], source="admin")
+    for phone in (b"0033 6 12 34 56 78", b"+33612345678", b"+33 (6) 12-34-56-78"):
+        result = csv_import(kind="contacts", data=b"external_id,phone\nX1," + phone + b"\n")
+        assert result.ok and result.created == 0 and result.skipped_count == 1, phone
+    assert suppression_lift(phone="0033612345678", reason="Asked to be re-added, ticket 42") == 1

@@ -12,15 +12,29 @@ from django.db import transaction
 from django.db.models import Q
 
 from contacts.models import Contact, ImportJob
+from contacts.services.normalise import phone_normalise
 
 logger = logging.getLogger(__name__)
 ERASED = "[erased]"
 CHUNK = 100
 
 
-def change_log_scrub(*, contact_ids: list[int], emails: list[str]) -> int:
-    """Remove the emails from admin LogEntry texts ("Email #2 to anna@…") and the contacts' own entries'
-    object_repr. Returns entries changed."""
+def _phone_forms(phones: list[str]) -> set[str]:
+    """Each phone as stored (a phone typed in the admin keeps its spaces) and in E.164."""
+    forms = set()
+    for phone in phones:
+        raw = (phone or "").strip()
+        try:
+            normalised = phone_normalise(value=raw) if raw else None
+        except ValueError:
+            normalised = None
+        forms |= {form for form in (raw, normalised) if form and len(form) >= 6}
+    return forms
+
+
+def change_log_scrub(*, contact_ids: list[int], emails: list[str], phones: list[str] = ()) -> int:
+    """Remove the emails and phones from admin LogEntry texts ("Email #2 to anna@…", "SMS #3 to +49…")
+    and the contacts' own entries' object_repr. Returns entries changed."""
     changed = 0
     contact_type = None
     try:
@@ -33,7 +47,7 @@ def change_log_scrub(*, contact_ids: list[int], emails: list[str]) -> int:
         changed += LogEntry.objects.filter(
             content_type=contact_type, object_id__in=[str(i) for i in contact_ids]
         ).update(object_repr=f"Contact {ERASED}")
-    lowered = sorted({e.lower() for e in emails if e})
+    lowered = sorted({e.lower() for e in emails if e} | _phone_forms(list(phones)))
     for start in range(0, len(lowered), CHUNK):
         chunk = lowered[start : start + CHUNK]
         match = Q()

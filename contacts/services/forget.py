@@ -36,7 +36,7 @@ def _erasure_traces(ids: list[int], *, mode: str, source: str, user=None) -> Non
     people = list(Contact.objects.filter(id__in=ids).values_list("email", "phone"))
     suppressions_add(people=people, mode=mode, source=source)
     emails = [email for email, _phone in people if email]
-    change_log_scrub(contact_ids=ids, emails=emails)
+    change_log_scrub(contact_ids=ids, emails=emails, phones=[phone for _email, phone in people if phone])
     import_files_forget(emails=emails)
     if source != "journey":  # the journey's contact_data step writes its own entry, with the journey
         audit_record(action=f"contact_{mode}", contact_ids=ids, user=user, detail=f"erasure ({source})")

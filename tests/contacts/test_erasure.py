@@ -321,3 +321,17 @@ def test_a_phone_typed_with_spaces_in_the_admin_is_suppressed_in_every_format(ad
         result = csv_import(kind="contacts", data=b"external_id,phone\nX1," + phone + b"\n")
         assert result.ok and result.created == 0 and result.skipped_count == 1, phone
     assert suppression_lift(phone="0033612345678", reason="Asked to be re-added, ticket 42") == 1
+
+
+def test_erasure_scrubs_the_phone_from_the_change_log_too(admin_user):
+    # Message.__str__ is "SMS #5 to +4915112345678": the admin change log names the phone of an SMS.
+    anna = ContactFactory(email="anna@example.com", phone="+49 151 12345678")
+    contact_type = ContentType.objects.get_for_model(Contact)
+    for repr_text in ("SMS #5 to +4915112345678", "SMS #6 to +49 151 12345678"):
+        LogEntry.objects.create(
+            user=admin_user, content_type=contact_type, object_id="999", object_repr=repr_text,
+            action_flag=CHANGE, change_message="",
+        )  # fmt: skip
+    contacts_anonymize(contact_ids=[anna.pk], source="admin")
+    texts = " ".join(LogEntry.objects.values_list("object_repr", flat=True))
+    assert "12345678" not in texts and texts.count("[erased]") == 2

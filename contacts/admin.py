@@ -25,12 +25,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from contacts.admin_privacy import ContactDataExportMixin
 from contacts.importing.formats import formats
 from contacts.importing.schema import FIELDS
 from contacts.models import ApiToken, Contact, Event, ImportJob, Order, OrderLine, Product, Tag
 from contacts.paginator import LargeTablePaginator
+from contacts.services.attributes import attributes_check
 from contacts.services.export import contact_tag_names, csv_stream, rows_export, xlsx_file
-from contacts.services.forget import contacts_anonymize
+from contacts.services.forget import contacts_anonymize, contacts_delete
 from contacts.services.imports import (
     import_job_create,
     import_job_enqueue,
@@ -40,6 +42,7 @@ from contacts.services.imports import (
 )
 from contacts.services.normalise import email_normalise
 from contacts.services.tokens import apitoken_create
+from contacts.services.uploads import upload_size_validator
 from contacts.signals import contacts_changed, signal_send_on_commit
 from contacts.story import story_render_context
 
@@ -123,7 +126,10 @@ class ExportMixin:
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV, comma or semicolon separated, UTF-8 or Latin-1.")
+    file = forms.FileField(
+        help_text="CSV, comma or semicolon separated, UTF-8, UTF-16 or Windows-1252 (Excel).",
+        validators=[upload_size_validator],
+    )
     format = forms.ChoiceField(
         choices=[("auto", "Detect from the headers")] + [(f.name, f.label) for f in formats().values()],
         initial="auto",
@@ -181,9 +187,15 @@ class ImportMixin:
             if result is None:
                 messages.warning(request, "This file was already imported.")
             elif result.ok:
+                skipped = (
+                    f" {result.skipped_count} skipped: erased people (see import #{job.pk})."
+                    if result.skipped_count
+                    else ""
+                )
                 messages.success(
                     request,
-                    f"Imported {result.total_rows} rows: {result.created} new, {result.updated} updated.",
+                    f"Imported {result.total_rows} rows: {result.created} new, {result.updated} updated."
+                    + skipped,
                 )
             else:
                 messages.error(
@@ -203,15 +215,7 @@ class ImportMixin:
                 import_job_enqueue(job=job)
                 messages.info(request, "The file is large: it is imported in the background. Progress below.")
                 return HttpResponseRedirect(reverse("admin:contacts_importjob_change", args=[job.pk]))
-            result = import_job_preview(job=job)
-            if not result.ok:
-                ImportJob.objects.filter(pk=job.pk).update(
-                    status=ImportJob.Status.FAILED,
-                    errors=result.errors,
-                    total_rows=result.total_rows,
-                    format=result.format or job.format,
-                    finished_at=timezone.now(),
-                )
+            result = import_job_preview(job=job)  # a file with errors fails the job
             present = {k for row in result.sample for k in row}
             columns = [c for c in [*FIELDS[self.import_kind], "attributes"] if c in present]
             context.update(
@@ -254,9 +258,17 @@ class ContactForm(forms.ModelForm):
     def clean_external_id(self):
         return (self.cleaned_data.get("external_id") or "").strip() or None
 
+    def clean_attributes(self):
+        attributes = self.cleaned_data.get("attributes")
+        try:
+            attributes_check(attributes)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return attributes
+
 
 @admin.register(Contact)
-class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
+class ContactAdmin(ContactDataExportMixin, ImportMixin, ExportMixin, admin.ModelAdmin):
     import_kind = "contacts"
     form = ContactForm
     list_display = [
@@ -315,7 +327,7 @@ class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
         ),
     ]
     change_form_template = "admin/contacts/contact/change_form.html"
-    actions = [*ExportMixin.actions, "anonymize_selected"]
+    actions = [*ExportMixin.actions, "anonymize_selected", "export_data"]
     ANONYMIZE_PREVIEW = 20  # contacts listed by name on the confirmation page
     export_columns = [
         ("external_id", "external_id"),
@@ -390,7 +402,7 @@ class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
         queryset = queryset.exclude(status=Contact.Status.ANONYMIZED)
         if request.POST.get("post") == "yes":
             ids = list(queryset.values_list("id", flat=True))
-            count = contacts_anonymize(contact_ids=ids, source=Contact.ConsentSource.ADMIN)
+            count = contacts_anonymize(contact_ids=ids, source=Contact.ConsentSource.ADMIN, user=request.user)
             plural = "s" if count != 1 else ""
             self.message_user(request, f"Anonymized {count} contact{plural}.", messages.SUCCESS)
             return None
@@ -408,6 +420,14 @@ class ContactAdmin(ImportMixin, ExportMixin, admin.ModelAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/contacts/contact/anonymize_confirmation.html", context)
+
+    def delete_model(self, request, obj):
+        """Deleting is erasure: the one door (suppression, change-log scrub, audit)."""
+        contacts_delete(contact_ids=[obj.pk], source=Contact.ConsentSource.ADMIN, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        ids = list(queryset.values_list("id", flat=True))
+        contacts_delete(contact_ids=ids, source=Contact.ConsentSource.ADMIN, user=request.user)
 
     def save_model(self, request, obj, form, change):
         # Consent edited by hand is stamped like any other consent change.

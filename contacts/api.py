@@ -60,7 +60,10 @@ def _endpoint(kind: str):
             return _error(
                 400, "Nothing was saved: fix the errors and send the request again.", errors=result.errors
             )
-        return JsonResponse({"received": len(items), "created": result.created, "updated": result.updated})
+        body = {"received": len(items), "created": result.created, "updated": result.updated}
+        if result.skipped_count:  # erased people: not saved, one entry per object
+            body.update(skipped=result.skipped_count, skipped_items=result.skipped)
+        return JsonResponse(body)
 
     view.__name__ = f"{kind}_post"
     return view

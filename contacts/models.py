@@ -303,6 +303,12 @@ class ImportJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    skipped = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Rows not imported on purpose (erased people): [{row, column, message}].",
+    )
+
     class Meta:
         ordering = ["-created_at"]
 
@@ -314,3 +320,41 @@ class ImportJob(models.Model):
         if not self.total_rows:
             return 100 if self.status == self.Status.DONE else 0
         return min(100, int(self.processed_rows * 100 / self.total_rows))
+
+
+class Suppression(models.Model):
+    """An erased person who must not come back through an import or the API (issue 12).
+
+    Holds a keyed hash (HMAC-SHA256, contacts.services.suppression) of the normalised email or
+    phone, never the value itself. A marketer may lift it for one person with a stated reason;
+    erasing the person again re-arms it.
+    """
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Email"
+        PHONE = "phone", "Phone"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    digest = models.CharField(max_length=64, unique=True, help_text="HMAC-SHA256 of kind and value.")
+    mode = models.CharField(max_length=16, help_text="anonymize or delete")
+    source = models.CharField(max_length=32, blank=True)
+    erased_at = models.DateTimeField(default=now)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    lift_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-erased_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["email", "phone"]), name="suppression_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        state = f"lifted {self.lifted_at:%Y-%m-%d}" if self.lifted_at else "active"
+        return f"Erased {self.get_kind_display().lower()} ({self.erased_at:%Y-%m-%d}, {state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifted_at is None

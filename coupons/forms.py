@@ -1,5 +1,6 @@
 from django import forms
 
+from contacts.services.uploads import upload_size_validator
 from coupons.services.codes import CODE_PATTERN, MAX_GENERATE
 
 
@@ -22,4 +23,6 @@ class GenerateCodesForm(forms.Form):
 
 
 class ImportCodesForm(forms.Form):
-    file = forms.FileField(help_text="A CSV file from the shop with a 'code' column (UTF-8).")
+    file = forms.FileField(
+        help_text="A CSV file from the shop with a 'code' column (UTF-8).", validators=[upload_size_validator]
+    )

@@ -9,7 +9,7 @@ class JourneysConfig(AppConfig):
         from django.conf import settings
         from django.utils.module_loading import import_string
 
-        from contacts.signals import orders_upserted
+        from contacts.signals import contacts_forgotten, orders_upserted
         from journeys import receivers
         from journeys.steps import registry
 
@@ -19,4 +19,7 @@ class JourneysConfig(AppConfig):
             registry[kind.kind] = kind()
 
         orders_upserted.connect(receivers.orders_upserted_convert, dispatch_uid="journeys-conversions")
+        contacts_forgotten.connect(
+            receivers.contacts_forgotten_end_enrollments, dispatch_uid="journeys-erased"
+        )
         receivers.story_register()

@@ -21,6 +21,21 @@ def orders_upserted_convert(sender=None, *, order_ids: list[int], **kwargs) -> N
         conversions_record_task.apply_async(args=[list(order_ids)], countdown=60)
 
 
+def contacts_forgotten_end_enrollments(sender=None, *, contact_ids: list[int], mode: str, **kwargs) -> None:
+    """Erasure ends the person's enrollments (exit reason "erased"); sent inside the erasure transaction.
+
+    Enrollments claimed by an engine batch are left to it (its contact_data step ends them, and its
+    conditional writes must find its claim).
+    """
+    from django.utils import timezone
+
+    from journeys.models import Enrollment
+
+    Enrollment.objects.filter(
+        contact_id__in=contact_ids, state__in=Enrollment.IN_FLIGHT, claimed_by=""
+    ).update(state=Enrollment.State.EXITED, exit_reason="erased", exited_at=timezone.now(), due_at=None)
+
+
 def story_register() -> None:
     """Add the contact's journeys to the contact story page, when contacts provides one."""
     try:

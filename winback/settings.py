@@ -214,6 +214,15 @@ if not re.fullmatch(r"\+[1-9]\d{0,3}", WINBACK_DEFAULT_PHONE_PREFIX):
 WINBACK_API_MAX_BODY_BYTES = env_int("WINBACK_API_MAX_BODY_BYTES", 2_621_440, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, WINBACK_API_MAX_BODY_BYTES)
 
+# --- Contacts: uploads, import file retention, erasure (issues 8 and 12) ---
+# Largest file any upload accepts (contact/product/order imports, coupon code imports), bytes.
+WINBACK_UPLOAD_MAX_BYTES = env_int("WINBACK_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1024)
+# Uploaded import files of finished (done/failed) jobs are deleted this many days after the job ended.
+WINBACK_IMPORT_FILE_RETENTION_DAYS = env_int("WINBACK_IMPORT_FILE_RETENTION_DAYS", 30, minimum=0)
+# Key for the suppression list's hashes of erased people's email/phone (default: derived from SECRET_KEY).
+WINBACK_SUPPRESSION_KEY = env_str("WINBACK_SUPPRESSION_KEY", "")
+# --- /Contacts --------------------------------------------------------------
+
 # --- Journeys -------------------------------------------------------------
 # How often beat runs the journeys tick, and how long a worker's claim on due contacts lasts
 # before another worker may take them over (a crashed worker's contacts move on after this).

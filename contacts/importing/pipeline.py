@@ -14,11 +14,13 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from contacts.importing import reader
+from contacts.importing.encoding import EncodingRefused
 from contacts.importing.schema import FIELDS, json_type_errors, order_finish, order_line_add, row_clean
 from contacts.models import Contact
 from contacts.services.contacts import contacts_upsert
 from contacts.services.orders import events_record, orders_upsert, products_upsert
 from contacts.services.results import RowError, RowErrors, UpsertResult
+from contacts.services.suppression import suppressed_rows
 
 BATCH_SIZE = 5000
 MAX_AMOUNT = Decimal("1e10")  # Order.total is DECIMAL(12, 2)
@@ -43,6 +45,8 @@ class ImportResult:
     dry_run: bool = False
     sample: list[dict] = field(default_factory=list)  # first cleaned rows, for a preview
     ignored_columns: list[str] = field(default_factory=list)  # in the file, but not imported
+    skipped: list[dict] = field(default_factory=list)  # rows left out on purpose: erased people
+    skipped_count: int = 0
 
     @property
     def ok(self) -> bool:
@@ -69,12 +73,20 @@ def csv_import(
     source: str = Contact.ConsentSource.IMPORT,
 ) -> ImportResult:
     """Import a CSV file of `kind` (contacts, products, orders). See README, section csv."""
-    text, encoding = reader.text_decode(data=data)
+    try:
+        text, encoding = reader.text_decode(data=data)
+    except EncodingRefused as exc:
+        result = ImportResult(kind=kind, dry_run=dry_run)
+        result.error_add([RowError(0, "", str(exc))])
+        return result
     if "\r" in text and "\n" not in text:  # classic Mac line endings
         text = text.replace("\r", "\n")
     delimiter = reader.delimiter_detect(text=text)
-    headers = reader.csv_headers(text=text, delimiter=delimiter)
+    headers, header_errors = reader.csv_headers(text=text, delimiter=delimiter)
     result = ImportResult(kind=kind, encoding=encoding, delimiter=delimiter, dry_run=dry_run)
+    if header_errors:
+        result.error_add(header_errors)
+        return result
     if not headers or not any(h.strip() for h in headers):
         result.error_add([RowError(1, "", "The file is empty (no header row).")])
         return result
@@ -227,7 +239,8 @@ def _run(
             yield row_clean(kind=kind, raw=raw, row=number, columns=names)[0]
 
     for attempt in range(1, WRITE_ATTEMPTS + 1):
-        result.created = result.updated = 0
+        result.created = result.updated = result.skipped_count = 0
+        result.skipped = []
         try:
             with transaction.atomic():
                 _write(
@@ -260,6 +273,9 @@ def _run(
                 ]
             )
         break
+    if result.skipped:
+        skipped_rows = {row["row"] for row in result.skipped}
+        result.sample = [row for row in result.sample if row.get("_row") not in skipped_rows]
     return result
 
 
@@ -322,6 +338,30 @@ def _units(
         yield count, order
 
 
+def _upsert(kind: str, batch: list[dict], source: str) -> UpsertResult:
+    if kind == "contacts":
+        return contacts_upsert(rows=batch, source=source)
+    if kind == "products":
+        return products_upsert(rows=batch)
+    if kind == "orders":
+        return orders_upsert(orders=batch, source=source)
+    return events_record(events=batch, source=source)
+
+
+def _suppressed_drop(batch: list[dict], result: ImportResult, names: dict[str, str]) -> None:
+    """Take rows of erased people out of the batch (one query) and report each as skipped."""
+    found = suppressed_rows(rows=batch)
+    if not found:
+        return
+    for index in sorted(found):
+        row = batch[index]
+        result.skipped_count += 1
+        if len(result.skipped) < MAX_ERRORS:
+            column = names.get("email", "email") if row.get("email") else names.get("phone", "phone")
+            result.skipped.append(RowError(row.get("_row", 0), column, found[index]).as_dict())
+    batch[:] = [row for index, row in enumerate(batch) if index not in found]
+
+
 def _write(
     *,
     kind: str,
@@ -339,14 +379,9 @@ def _write(
         nonlocal processed, consumed
         if not batch:
             return
-        if kind == "contacts":
-            outcome: UpsertResult = contacts_upsert(rows=batch, source=source)
-        elif kind == "products":
-            outcome = products_upsert(rows=batch)
-        elif kind == "orders":
-            outcome = orders_upsert(orders=batch, source=source)
-        else:
-            outcome = events_record(events=batch, source=source)
+        if kind != "products":  # contacts, orders and events may create a contact
+            _suppressed_drop(batch, result, names)
+        outcome = _upsert(kind, batch, source) if batch else UpsertResult()
         result.created += outcome.created
         result.updated += outcome.updated
         processed += consumed

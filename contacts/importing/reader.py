@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from contacts.importing import encoding
 from contacts.importing.formats import Format, formats
 from contacts.importing.schema import REQUIRED
 from contacts.services.results import RowError
@@ -16,20 +16,8 @@ DELIMITERS = (",", ";", "\t")
 
 
 def text_decode(*, data: bytes) -> tuple[str, str]:
-    """UTF-8 (with or without BOM), else Windows-1252/Latin-1 as Excel writes it."""
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-        bom = True
-    else:
-        bom = False
-    try:
-        return data.decode("utf-8"), "utf-8-sig" if bom else "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
+    """UTF-8 (with or without BOM), UTF-16, or Windows-1252 as Excel writes it; else EncodingRefused."""
+    return encoding.text_decode(data=data)
 
 
 def delimiter_detect(*, text: str) -> str:
@@ -115,12 +103,34 @@ def columns_map(
         return None, [RowError(1, "", f"The {format_name} format has no {kind} import.")]
     scored.sort(key=lambda s: s[:3], reverse=True)
     _, _, _, column_map, missing = scored[0]
+    duplicates = _duplicates(headers, column_map)
+    if duplicates:
+        return column_map, duplicates
     if missing:
         return column_map, [
             RowError(1, m.replace('"', ""), f"Missing required column {m} ({column_map.format.label}).")
             for m in missing
         ]
     return column_map, []
+
+
+def _duplicates(headers: list[str], column_map: ColumnMap) -> list[RowError]:
+    """A column the import reads that appears twice: which one is meant is anyone's guess."""
+    keys = [h.strip().lower() for h in headers]
+    errors = []
+    for _name, i in [*column_map.fields, *column_map.attributes]:
+        others = [j for j, key in enumerate(keys) if key == keys[i] and j != i]
+        if others:
+            header = headers[i].strip()
+            errors.append(
+                RowError(
+                    1,
+                    header,
+                    f'The column "{header}" appears twice (columns {i + 1} and {others[0] + 1}): '
+                    "remove or rename one.",
+                )
+            )
+    return errors
 
 
 def csv_records(*, text: str, delimiter: str, column_map: ColumnMap) -> Iterator[tuple[int, dict]]:
@@ -162,5 +172,26 @@ def csv_records(*, text: str, delimiter: str, column_map: ColumnMap) -> Iterator
         yield number, column_map.record(cells)
 
 
-def csv_headers(*, text: str, delimiter: str) -> list[str]:
-    return next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=delimiter), [])
+def csv_headers(*, text: str, delimiter: str) -> tuple[list[str], list[RowError]]:
+    """The header row's cells, or an error saying why the header cannot be read."""
+    line = text.split("\n", 1)[0]
+    if line.endswith("\r"):
+        line = line[:-1]
+    if "\r" in line:
+        return [], [
+            RowError(
+                1,
+                "",
+                "The header row has a line break (a carriage return, CR) inside it, after "
+                f'"{line.split(chr(13))[0][-40:]}": remove it (a column name cannot span two lines).',
+            )
+        ]
+    if "\x00" in line:
+        return [], [
+            RowError(1, "", "The header row contains a NUL character: the file is damaged or binary.")
+        ]
+    try:
+        headers = next(csv.reader(io.StringIO(line), delimiter=delimiter, strict=True), [])
+    except csv.Error as exc:
+        return [], [RowError(1, "", f"The header row cannot be read ({exc}): check its quotes.")]
+    return headers, []

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, Event, Order
 from contacts.services import normalise as n
+from contacts.services.attributes import attributes_check
 from contacts.services.results import RowError
 
 KINDS = ("contacts", "products", "orders", "events")
@@ -210,6 +211,7 @@ NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 def attribute_value(value: Any) -> Any:
     """Attribute cells: numbers become numbers (for segment rules), the rest stays text."""
     if not isinstance(value, str):
+        attributes_check({"value": value})  # depth and size first: dumps of a hostile tree is costly
         if "\\u0000" in json.dumps(value, default=str):
             raise ValueError("Contains a NUL character (\\u0000).")
         return value
@@ -247,6 +249,10 @@ def row_clean(
                 except ValueError as exc:
                     errors.append(RowError(row, columns.get(f"attributes.{key}", key), _message(exc)))
             if attributes:
+                try:
+                    attributes_check(attributes)
+                except ValueError as exc:
+                    errors.append(RowError(row, columns.get("attributes", "attributes"), _message(exc)))
                 cleaned["attributes"] = attributes
             continue
         cleaner = fields.get(name)

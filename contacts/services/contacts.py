@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.models import Contact, Tag
+from contacts.services.attributes import attributes_check
 from contacts.services.bulk import rows_write, values_in
 from contacts.services.results import RowError, RowErrors, UpsertResult
 from contacts.signals import contacts_changed, signal_send_on_commit
@@ -177,7 +178,13 @@ def _upsert_batch(rows: list[dict], *, source: str, now: datetime) -> tuple[Upse
                 values[f"{channel}_consent_at"] = row.get(f"{channel}_consent_at") or now
                 values[f"{channel}_consent_source"] = source
         if row.get("attributes"):
-            values["attributes"] = {**(values.get("attributes") or {}), **row["attributes"]}
+            merged = {**(values.get("attributes") or {}), **row["attributes"]}
+            try:
+                attributes_check(merged)  # the stored ones plus the new ones
+            except ValueError as exc:
+                errors.append(RowError(row.get("_row", 0), "attributes", str(exc)))
+                continue
+            values["attributes"] = merged
         values["updated_at"] = now
         if current:
             existing_rows.append(values)

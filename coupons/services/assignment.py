@@ -8,10 +8,13 @@ How it stays correct with many workers at once:
   take different codes instead of queueing on the same rows. SQLite has no SKIP LOCKED; there every
   write transaction is serialised (IMMEDIATE mode), and the same conditional UPDATE + re-check applies;
 - if another worker assigned the same contact meanwhile, the unique constraint raises; the batch is
-  rolled back to its savepoint, the winner's code is read back and returned (idempotent).
-An exhausted pool is a result (`None` / `exhausted=True`), never an exception. The one exception is
-SQLite staying locked by another writer past the busy timeout and a few retries: `AssignmentBusy`
-(an OperationalError saying so), never a silent "exhausted".
+  rolled back to its savepoint, the winner's code is read back and returned (idempotent), and the other
+  contacts of the batch are claimed again. A clash that served nobody (a deadlock) retries the next
+  contact alone. Conflicts are never counted against the contacts: there is no "after N tries, None".
+`None` / `exhausted=True` means exactly one thing: the pool had no free code (none committed, none held
+by an unfinished claim of another worker), or it is inactive/expired. Never an exception for that.
+The exceptions are `AssignmentBusy` (an OperationalError): SQLite staying locked by another writer past
+the busy timeout and a few retries, or (a safety net) MAX_IDLE_ROUNDS conflicting rounds in a row.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from coupons.services.pools import pool_stock_check
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
-MAX_CLAIM_ATTEMPTS = 10
+# Rounds in a row that served no contact (all conflicts) before AssignmentBusy. Every conflict with a
+# committed caller serves someone, so this is a safety net against a livelock, never "exhausted".
+MAX_IDLE_ROUNDS = 100
 # SQLite: waits after "database is locked" (beyond the connection's busy timeout) before giving up.
 LOCKED_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 
@@ -110,6 +115,12 @@ def _existing(pool: CouponPool, contact_ids: list[int]) -> dict[int, Coupon]:
 
 
 def _assign_chunk(pool: CouponPool, ids: list[int]) -> tuple[dict[int, Coupon | None], set[int]]:
+    """Codes for one chunk. A contact is left without a code (None) only when the pool has none free.
+
+    A concurrent conflict is resolved per contact, never by giving up: after a unique-constraint clash
+    the contacts another caller served meanwhile take that caller's code, and the rest are claimed
+    again; if a clash names no such contact (a deadlock, say), the next contact is retried alone.
+    """
     found: dict[int, Coupon] = _existing(pool, ids)
     created: set[int] = set()
     missing = [i for i in ids if i not in found]
@@ -117,15 +128,16 @@ def _assign_chunk(pool: CouponPool, ids: list[int]) -> tuple[dict[int, Coupon | 
         known = set(Contact.objects.filter(pk__in=missing).values_list("pk", flat=True))
         missing = [i for i in missing if i in known]
     locked_waits = iter(LOCKED_RETRY_DELAYS)
-    for _attempt in range(MAX_CLAIM_ATTEMPTS):
-        if not missing:
-            break
+    idle_rounds = 0  # rounds in a row that served nobody
+    alone = False  # claim the next contact by itself
+    while missing:
         rules = _current_rules(pool)
         if rules is None:
             break
+        batch = missing[:1] if alone else missing
         try:
             with transaction.atomic():
-                claimed, had_candidates = _claim(rules, missing)
+                claimed, had_candidates = _claim(rules, batch)
                 if claimed:
                     pool_counters_add(changes={pool.pk: {"assigned": len(claimed)}})
         except (IntegrityError, OperationalError) as exc:
@@ -140,25 +152,40 @@ def _assign_chunk(pool: CouponPool, ids: list[int]) -> tuple[dict[int, Coupon | 
                 continue
             if isinstance(exc, OperationalError) and not _is_retryable(exc):
                 raise
-            # A concurrent worker assigned one of these contacts: take its code, retry the rest.
+            # Another caller assigned some of these contacts (or a deadlock): take their codes.
             winners = _existing(pool, missing)
             found.update(winners)
             missing = [i for i in missing if i not in winners]
+            alone = not winners
+            idle_rounds = 0 if winners else idle_rounds + 1
+            _give_up_if_stuck(pool, idle_rounds, missing)
             continue
+        alone = False
         if claimed:
             for coupon in Coupon.objects.filter(pk__in=claimed.values()):
                 found[coupon.contact_id] = coupon
             created |= set(claimed)
             missing = [i for i in missing if i not in claimed]
+            idle_rounds = 0
         elif not had_candidates:
-            # Exhausted. A contact may have been given a code by another worker meanwhile: report it.
+            # Exhausted: no free code, none in flight. A contact may have been given a code by
+            # another caller meanwhile: report it.
             found.update(_existing(pool, missing))
             break
-    else:
-        if missing:
-            found.update(_existing(pool, missing))
-            logger.warning("Pool %s: %d contacts left without a code after retries", pool.pk, len(missing))
+        else:
+            # The free codes we waited for went to other callers; look again (the pool shrank).
+            idle_rounds += 1
+            _give_up_if_stuck(pool, idle_rounds, missing)
     return {i: found.get(i) for i in ids}, created
+
+
+def _give_up_if_stuck(pool: CouponPool, idle_rounds: int, missing: list[int]) -> None:
+    """A safety net, not a path taken: never turn endless contention into a false "exhausted"."""
+    if idle_rounds >= MAX_IDLE_ROUNDS:
+        raise AssignmentBusy(
+            f"Coupon pool {pool.pk}: {len(missing)} contacts got no code after {idle_rounds} conflicting "
+            "attempts in a row (the pool still has free codes). Retry later."
+        )
 
 
 def _is_locked(exc: OperationalError) -> bool:

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from contacts.services.uploads import upload_size_check
 from coupons.models import CodeImport, CouponPool
 from coupons.services.codes import ImportReport, coupons_import_csv
 
@@ -25,7 +26,11 @@ def code_import_runs_in_background(*, size: int) -> bool:
 
 
 def code_import_start(*, pool: CouponPool, upload: UploadedFile, user=None) -> CodeImport:
-    """Store the upload and enqueue its import once the current transaction commits."""
+    """Store the upload and enqueue its import once the current transaction commits.
+
+    UploadTooLarge (contacts.services.uploads) past WINBACK_UPLOAD_MAX_BYTES.
+    """
+    upload_size_check(size=upload.size)
     job = CodeImport(
         pool=pool,
         original_name=(upload.name or "")[:255],
@@ -55,6 +60,7 @@ def code_imports_resume() -> list[int]:
     )
     from coupons.tasks import code_import_run_task
 
+    code_import_files_purge(at=at)
     for job_id in ids:
         transaction.on_commit(lambda job_id=job_id: code_import_run_task.delay(job_id))
     return ids
@@ -107,3 +113,19 @@ def code_import_run(*, job_id: int) -> ImportReport | None:
     job.file.delete(save=False)
     jobs.update(file="")
     return report
+
+
+def code_import_files_purge(*, at=None) -> int:
+    """Delete files still kept by finished imports (a run that stopped on an error) past the retention
+    period (WINBACK_IMPORT_FILE_RETENTION_DAYS); a completed run deletes its file at once."""
+    cutoff = (at or timezone.now()) - timedelta(days=settings.WINBACK_IMPORT_FILE_RETENTION_DAYS)
+    jobs = CodeImport.objects.filter(
+        status__in=[CodeImport.Status.DONE, CodeImport.Status.FAILED], finished_at__lt=cutoff
+    ).exclude(file="")
+    count = 0
+    for job in jobs.only("pk", "file").iterator():
+        if job.file.storage.exists(job.file.name):
+            job.file.storage.delete(job.file.name)
+        CodeImport.objects.filter(pk=job.pk).update(file="")
+        count += 1
+    return count

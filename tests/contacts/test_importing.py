@@ -256,12 +256,12 @@ def test_empty_file_is_one_clear_error():
     assert result.errors == [{"row": 1, "column": "", "message": "The file is empty (no header row)."}]
 
 
-def test_a_spreadsheet_instead_of_csv_names_the_missing_columns():
+def test_a_spreadsheet_instead_of_csv_is_refused_as_such():
     result = csv_import(
         kind="products", data=b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xff\xfe binary"
     )
     assert not result.ok
-    assert result.errors[0]["message"].startswith("Missing required column")
+    assert result.errors[0]["message"].startswith("This is a spreadsheet workbook")
 
 
 def test_reimporting_unchanged_orders_writes_nothing_and_signals_only_changes(

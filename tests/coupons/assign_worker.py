@@ -1,6 +1,7 @@
 """A separate process that assigns codes (run by test_concurrency.py against the test database).
 
 Usage: python -m tests.coupons.assign_worker POOL_ID MODE GO_FILE CONTACT_ID...
+MODE: single, bulk (batches of 20) or bulkN (batches of N).
 Prints "ready", waits for GO_FILE to exist, assigns, prints {contact_id: code or null} as JSON.
 """
 
@@ -26,9 +27,10 @@ def main() -> None:
     while not os.path.exists(go_file) and time.monotonic() < deadline:
         time.sleep(0.002)
     got: dict[int, str | None] = {}
-    if mode == "bulk":
-        for start in range(0, len(ids), 20):
-            result = coupons_assign_bulk(pool=pool, contact_ids=ids[start : start + 20])
+    if mode.startswith("bulk"):
+        size = int(mode[4:] or 20)
+        for start in range(0, len(ids), size):
+            result = coupons_assign_bulk(pool=pool, contact_ids=ids[start : start + size])
             got.update({cid: c.code if c else None for cid, c in result.items()})
     else:
         for cid in ids:

@@ -129,3 +129,27 @@ def test_import_resume_is_scheduled():
     from winback.schedule import CELERY_BEAT_SCHEDULE
 
     assert CELERY_BEAT_SCHEDULE["coupons-code-imports-resume"]["task"] == tasks.code_imports_resume_task.name
+
+
+def test_files_kept_by_failed_imports_are_deleted_after_the_retention_period(settings):
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from coupons.services.imports import code_import_files_purge
+
+    settings.WINBACK_IMPORT_FILE_RETENTION_DAYS = 30
+    pool = make_pool()
+    at = timezone.now()
+    jobs = []
+    for days in (31, 29):
+        job = CodeImport(pool=pool, status=CodeImport.Status.FAILED, finished_at=at - timedelta(days=days))
+        job.file.save("codes.csv", ContentFile(b"code\nA-1\n"), save=False)
+        job.save()
+        jobs.append(job)
+    old_name = jobs[0].file.name
+    assert code_import_files_purge(at=at) == 1
+    assert not jobs[0].file.storage.exists(old_name)
+    assert CodeImport.objects.get(pk=jobs[0].pk).file.name == ""
+    assert CodeImport.objects.get(pk=jobs[1].pk).file.name != ""

@@ -47,6 +47,8 @@ class Command(BaseCommand):
             if result.error_count > len(result.errors):
                 self.stderr.write(f"… and {result.error_count - len(result.errors)} more errors.")
             raise CommandError(f"{summary}: {result.error_count} error(s), nothing was imported.")
+        for row in result.skipped:
+            self.stderr.write(f"row {row['row']}, column {row['column'] or '-'}: skipped, {row['message']}")
         verb = "would be" if dry_run else "were"
         self.stdout.write(
             self.style.SUCCESS(

@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.models import Contact
-from messaging import services, tokens
+from messaging import outbound, services, tokens
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -142,6 +142,9 @@ def push_subscribe(request):
         )
     except tokens.BadToken:
         return JsonResponse({"error": "bad token"}, status=403)
+    problem = outbound.push_endpoint_problem(endpoint)  # no DEBUG exception: the worker checks the same
+    if problem:
+        return JsonResponse({"error": problem}, status=400)
     try:
         services.push_subscription_upsert(
             contact_id=contact_id,

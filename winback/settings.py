@@ -253,3 +253,15 @@ MESSAGING_VAPID_SUBJECT = env_str("MESSAGING_VAPID_SUBJECT", "mailto:shop@exampl
 # Recommendations in templates: "new" products are those created in the last N days.
 MESSAGING_NEW_PRODUCT_DAYS = env_int("MESSAGING_NEW_PRODUCT_DAYS", 30, minimum=1)
 # --- /Messaging -----------------------------------------------------------
+
+# --- Security and privacy (issue 12) ----------------------------------------
+# Origins ("http://127.0.0.1:8089") exempt from the outbound checks of messaging.outbound (https only,
+# MESSAGING_PUSH_ENDPOINT_HOSTS, no private/loopback/link-local/metadata address). Empty: none.
+MESSAGING_OUTBOUND_EXEMPT_ORIGINS = env_list("MESSAGING_OUTBOUND_EXEMPT_ORIGINS", [])
+# Most characters one message may render to (all its parts together), and seconds one render may take.
+MESSAGING_RENDER_MAX_BYTES = env_int("MESSAGING_RENDER_MAX_BYTES", 256 * 1024, minimum=1024)
+MESSAGING_RENDER_MAX_SECONDS = env_int("MESSAGING_RENDER_MAX_SECONDS", 5, minimum=1)
+# Hosts a click may redirect to when the link is not written in the template itself (it came from
+# contact data, e.g. a referral share link). SITE_URL's host is always allowed. "*.x" = subdomains.
+MESSAGING_LINK_HOSTS = env_list("MESSAGING_LINK_HOSTS", ["shop.example.com", "example.com"])
+# --- /Security and privacy -----------------------------------------------------

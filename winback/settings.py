@@ -264,4 +264,29 @@ MESSAGING_RENDER_MAX_SECONDS = env_int("MESSAGING_RENDER_MAX_SECONDS", 5, minimu
 # Hosts a click may redirect to when the link is not written in the template itself (it came from
 # contact data, e.g. a referral share link). SITE_URL's host is always allowed. "*.x" = subdomains.
 MESSAGING_LINK_HOSTS = env_list("MESSAGING_LINK_HOSTS", ["shop.example.com", "example.com"])
+
+# The audit trail (audit app) and login throttling (django-axes).
+INSTALLED_APPS += ["audit", "axes"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "audit.tracking.AuditContextMiddleware",
+)
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes asks
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Lock a login after this many failures, per user name and per IP address (either one locks).
+AXES_FAILURE_LIMIT = env_int("WINBACK_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("WINBACK_LOGIN_LOCKOUT_MINUTES", 30, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "winback.security.client_ip"
+AXES_VERBOSE = False
+# Cache for the API rate limit: "redis://..." shares counts between web processes; empty: per process.
+WINBACK_CACHE_URL = env_str("WINBACK_CACHE_URL", "")
+if WINBACK_CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": WINBACK_CACHE_URL}
+    }
+# API requests per token per minute (0 = unlimited); over it: 429 with Retry-After.
+WINBACK_API_RATE_PER_MINUTE = env_int("WINBACK_API_RATE_PER_MINUTE", 120, minimum=0)
 # --- /Security and privacy -----------------------------------------------------

@@ -263,6 +263,7 @@ class JourneyAdmin(admin.ModelAdmin):
 
     def _run(self, request, queryset, service, verb):
         for journey in queryset:
+            status = journey.status  # before: the service refreshes the instance
             try:
                 service(journey=journey)
             except ValidationError as exc:
@@ -272,7 +273,7 @@ class JourneyAdmin(admin.ModelAdmin):
                     user=request.user,
                     action=f"journey.{service.__name__[8:]}",
                     obj=journey,
-                    changes={"status": [journey.status, verb]},
+                    changes={"status": [status, verb]},
                 )
                 self.message_user(request, f"{journey}: {verb}.", messages.SUCCESS)
 

@@ -281,6 +281,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "winback.security.client_ip"
 AXES_VERBOSE = False
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # every login at INFO otherwise
 # Cache for the API rate limit: "redis://..." shares counts between web processes; empty: per process.
 WINBACK_CACHE_URL = env_str("WINBACK_CACHE_URL", "")
 if WINBACK_CACHE_URL:

@@ -13,3 +13,29 @@ def client_ip(request) -> str:
         if forwarded and forwarded[-1]:
             return forwarded[-1]
     return request.META.get("REMOTE_ADDR", "")
+
+
+def rate_limit(*, key: str, limit: int, window_seconds: int = 60) -> int:
+    """Count one hit for `key` in the current fixed window of the default cache. Returns 0 while
+    within `limit` (0 = unlimited), else the seconds until the window ends (for Retry-After).
+    With a shared cache (WINBACK_CACHE_URL=redis://...) the count is shared by every web process."""
+    import time
+
+    from django.core.cache import cache
+
+    if limit <= 0:
+        return 0
+    now = int(time.time())
+    window = now // window_seconds
+    cache_key = f"ratelimit:{key}:{window}"
+    if cache.add(cache_key, 1, timeout=window_seconds + 1):
+        count = 1
+    else:
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.add(cache_key, 1, timeout=window_seconds + 1)
+            count = 1
+    if count <= limit:
+        return 0
+    return max(1, (window + 1) * window_seconds - now)

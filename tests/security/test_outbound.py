@@ -122,7 +122,7 @@ def test_send_refuses_a_push_host_that_resolves_to_an_internal_address(
         "192.168.1.1",
         "169.254.169.254",
         "100.64.0.1",
-        "0.0.0.0",
+        "0.0.0.0",  # noqa: S104
         "::1",
         "fe80::1",
         "fc00::1",

@@ -119,7 +119,10 @@ def test_admin_form_rejects_it_too(admin_client):
 
 
 def test_ordinary_templates_still_save():
-    body = "<p>Hi {{ contact.first_name }}</p>{% for p in recommendations %}<a href='{{ p.url }}'>{{ p.name }}</a>{% endfor %}"
+    body = (
+        "<p>Hi {{ contact.first_name }}</p>"
+        "{% for p in recommendations %}<a href='{{ p.url }}'>{{ p.name }}</a>{% endfor %}"
+    )
     assert message_template_save(
         template=MessageTemplate(name="fine", channel=Channel.EMAIL, subject="Hi", html_body=body)
     ).pk

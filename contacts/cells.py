@@ -1,0 +1,16 @@
+"""The one spreadsheet-safe cell function every CSV/XLSX export uses (contacts, segments, coupons,
+reports): text a spreadsheet would read as a formula gets a leading ' (OWASP "CSV injection")."""
+
+from __future__ import annotations
+
+# Formula signs, their full-width forms (＝ ＋ － ＠: some spreadsheet locales read them as formula
+# signs too), and control characters that start a new cell or line in some programs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_text(value: object) -> str:
+    """`value` as text a spreadsheet shows as text (None: "")."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text

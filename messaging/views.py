@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import hmac
+import html
 import json
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.models import Contact
 from messaging import outbound, services, tokens
+from messaging.models import MessageTemplate
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -40,10 +43,27 @@ def click(request, token: str):
     except tokens.BadToken:
         raise Http404("Unknown link")
     target = tokens.redirect_target(url)
-    if target is None:
+    if target is None or not _click_target_allowed(message_id, target):
         return HttpResponseBadRequest("Bad link")
     services.message_click_record(message_id=message_id, url=target)
     return HttpResponseRedirect(target)
+
+
+def _click_target_allowed(message_id: int, url: str) -> bool:
+    """A click goes to the shop (SITE_URL's host, MESSAGING_LINK_HOSTS) or to a link written in the
+    message's template itself. A host that came from contact data (a share link in an attribute)
+    and is on neither is refused: a signed link must not become a redirect to anywhere."""
+    host = (urlsplit(url).hostname or "").lower()
+    allowed = [urlsplit(settings.SITE_URL).hostname or "", *settings.MESSAGING_LINK_HOSTS]
+    if outbound.host_allowed(host, [h for h in allowed if h]):
+        return True
+    template = (
+        MessageTemplate.objects.filter(messages__pk=message_id)
+        .values("html_body", "text_body", "sms_text", "push_url")
+        .first()
+    )
+    sources = "\n".join(template.values()) if template else ""
+    return url in sources or url in html.unescape(sources)
 
 
 def _contact_or_404(contact_id: int) -> Contact:

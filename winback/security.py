@@ -39,3 +39,26 @@ def rate_limit(*, key: str, limit: int, window_seconds: int = 60) -> int:
     if count <= limit:
         return 0
     return max(1, (window + 1) * window_seconds - now)
+
+
+# Uploaded files by folder, and the permission that may download them (others: superusers only).
+MEDIA_PERMISSIONS = {"imports/": "contacts.view_importjob", "coupon-imports/": "coupons.view_codeimport"}
+
+
+def media_serve(request, path: str):
+    """MEDIA_ROOT files (uploaded imports hold personal data) for logged-in staff with the right
+    permission only, in development too; there is no public /media/ URL."""
+    from django.contrib.auth.views import redirect_to_login
+    from django.core.exceptions import PermissionDenied
+    from django.views.static import serve
+
+    user = request.user
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return redirect_to_login(request.get_full_path())
+    needed = next((perm for prefix, perm in MEDIA_PERMISSIONS.items() if path.startswith(prefix)), None)
+    if not (user.is_superuser or (needed and user.has_perm(needed))):
+        raise PermissionDenied
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    response["Content-Disposition"] = "attachment"
+    response["Cache-Control"] = "private, no-store"
+    return response

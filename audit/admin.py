@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from audit.models import AuditEntry
 
@@ -16,14 +16,25 @@ class UserFilter(admin.SimpleListFilter):
     parameter_name = "username"
 
     def lookups(self, request, model_admin):
-        names = AuditEntry.objects.exclude(username="").values_list("username", flat=True).distinct()
-        return [("-", "the system"), *((n, n) for n in sorted(names)[:200])]
+        names = (
+            AuditEntry.objects.exclude(username="")
+            .order_by("username")
+            .values_list("username", flat=True)
+            .distinct()[:200]
+        )
+        return [("-", "the system"), *((n, n) for n in names)]
 
     def queryset(self, request, queryset):
         value = self.value()
         if value is None:
             return queryset
         return queryset.filter(username="" if value == "-" else value)
+
+
+def _show(value) -> str:
+    if value is None:
+        return "—"
+    return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
 
 
 @admin.register(AuditEntry)
@@ -53,9 +64,24 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     @admin.display(description="Changes")
     def changes_table(self, obj):
+        """{field: [before, after]} as a table; anything else as JSON."""
+        changes = obj.changes if isinstance(obj.changes, dict) else {}
+        pairs = changes and all(isinstance(v, list) and len(v) == 2 for v in changes.values())
+        if not pairs:
+            return format_html(
+                "<pre style='white-space:pre-wrap' data-audit-changes>{}</pre>",
+                json.dumps(obj.changes, indent=2, ensure_ascii=False),
+            )
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td><pre style='white-space:pre-wrap;margin:0'>{}</pre></td>"
+            "<td><pre style='white-space:pre-wrap;margin:0'>{}</pre></td></tr>",
+            ((field, _show(before), _show(after)) for field, (before, after) in changes.items()),
+        )
         return format_html(
-            "<pre style='white-space:pre-wrap'>{}</pre>",
-            json.dumps(obj.changes, indent=2, ensure_ascii=False),
+            "<table data-audit-changes><thead><tr><th>field</th><th>before</th><th>after</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
         )
 
     def has_add_permission(self, request):

@@ -7,6 +7,7 @@ import base64
 import hmac
 import html
 import json
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -63,7 +64,9 @@ def _click_target_allowed(message_id: int, url: str) -> bool:
         .first()
     )
     sources = "\n".join(template.values()) if template else ""
-    return url in sources or url in html.unescape(sources)
+    # The whole link, not a prefix of a longer one (https://shop.ex inside https://shop.example.com).
+    written = re.compile(re.escape(url) + r"""(?=["'\s<>]|$)""")
+    return bool(written.search(sources) or written.search(html.unescape(sources)))
 
 
 def _contact_or_404(contact_id: int) -> Contact:

@@ -53,3 +53,16 @@ def test_a_link_written_in_the_template_redirects_whatever_its_host(
     )
     response = client.get(click)
     assert response.status_code == 302 and response["Location"] == "https://partner.example.org/a?x=1&y=2"
+
+
+def test_a_prefix_of_a_written_link_is_not_written(client, smtp_sink, make_contact, settings):
+    """Contact data "https://partner.ex" is not the template's "https://partner.example.org/"."""
+    settings.MESSAGING_LINK_HOSTS = []
+    contact = make_contact(attributes={"referral_share_link": "https://partner.ex"})
+    body = (
+        '<a href="https://partner.example.org/">P</a>'
+        '<a href="{{ contact.attributes.referral_share_link }}">S</a>'
+    )
+    written, from_data = send(contact, smtp_sink, body)
+    assert client.get(written).status_code == 302
+    assert client.get(from_data).status_code == 400

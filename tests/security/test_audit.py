@@ -190,3 +190,20 @@ def test_admin_filters_by_user_and_object(admin_client, admin_user):
     assert [e.action for e in response.context["cl"].result_list] == ["contact.delete"]
     response = admin_client.get("/admin/audit/auditentry/", {"username": "-"})
     assert [e.action for e in response.context["cl"].result_list] == ["contact.delete"]
+
+
+def test_migrating_contacts_to_a_new_version_is_recorded(admin_client, admin_user):
+    from journeys.models import Step
+    from tests.journeys.test_admin_migrate import _two_versions, _url
+
+    journey, v1, v2 = _two_versions(Segment.objects.create(name="All", rules={}))
+    old = {s.name: s.pk for s in Step.objects.filter(version=v1)}
+    new = {s.name: s.pk for s in Step.objects.filter(version=v2)}
+    response = admin_client.post(
+        f"{_url(journey)}?source={v1.pk}&target={v2.pk}",
+        {f"step_{old['wait_a']}": new["tag"], f"step_{old['wait_b']}": new["tag"]},
+    )
+    assert response.status_code == 302
+    (entry,) = entries("journey.migrate")
+    assert entry.changes == {"from_version": 1, "to_version": 2, "moved": 20}
+    assert entry.user == admin_user

@@ -130,9 +130,15 @@ def do_for(parser, token):
 
 
 def _int_argument(arg) -> int:
+    """The width a filter will use, read the way the filters read it: int() of the value itself
+    (a float 1e12 from a literal or contact data truncates), floatformat's g/u suffixes removed."""
+    if isinstance(arg, str):
+        arg = arg.strip().rstrip("gu") or 0
     try:
-        return abs(int(str(arg).strip() or 0))
-    except ValueError:
+        return abs(int(arg))
+    except OverflowError:  # int(float("inf")): wider than anything
+        return MAX_WIDTH + 1
+    except (TypeError, ValueError):
         return 0
 
 

@@ -50,11 +50,18 @@ def media_serve(request, path: str):
     permission only, in development too; there is no public /media/ URL."""
     from django.contrib.auth.views import redirect_to_login
     from django.core.exceptions import PermissionDenied
+    from django.http import Http404
     from django.views.static import serve
+
+    import posixpath
 
     user = request.user
     if not (user.is_authenticated and user.is_active and user.is_staff):
         return redirect_to_login(request.get_full_path())
+    # The folder the file is really in ("imports/../coupon-imports/x" is a coupon import).
+    path = posixpath.normpath(path).lstrip("/")
+    if path == ".." or path.startswith("../"):
+        raise Http404("Not in the media folder")
     needed = next((perm for prefix, perm in MEDIA_PERMISSIONS.items() if path.startswith(prefix)), None)
     if not (user.is_superuser or (needed and user.has_perm(needed))):
         raise PermissionDenied

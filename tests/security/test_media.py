@@ -42,3 +42,20 @@ def test_staff_with_the_permission_download_it(admin_client, upload):
 
 def test_no_way_out_of_the_media_folder(admin_client, upload):
     assert admin_client.get("/media/imports/../../../etc/passwd").status_code in (400, 404)
+
+
+def test_dot_segments_do_not_reach_a_folder_of_another_permission(django_user_model, upload, settings):
+    """The permission is chosen by the folder the file is really in, not by the path as written."""
+    from django.contrib.auth.models import Permission
+
+    secret = Path(settings.MEDIA_ROOT, "coupon-imports", "2026", "12", "codes.csv")
+    secret.parent.mkdir(parents=True)
+    secret.write_text("code\nSECRET-CODE\n")
+    user = django_user_model.objects.create_user("importer", "i@example.com", "pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_importjob"))
+    client = Client()
+    client.force_login(user)
+    assert client.get(upload).status_code == 200
+    response = client.get("/media/imports/../coupon-imports/2026/12/codes.csv")
+    assert response.status_code in (403, 404)
+    assert b"SECRET" not in b"".join(getattr(response, "streaming_content", [response.content]))

@@ -334,6 +334,21 @@ def template_problems(source: str) -> list[str]:
         return ["The template is nested too deeply."]
 
 
+def message_budget_problem(parts: list[tuple[str, bool]]) -> str:
+    """The parts of one message ((source, autoescape), as template_render renders them) share one
+    budget at send: why their worst case together passes it ("" if it does not)."""
+    budget, context = Budget(), worst_case_context()
+    try:
+        for source, autoescape in parts:
+            if source:
+                render(source, context, autoescape=autoescape, budget=budget)
+    except RenderLimitExceeded as exc:
+        return f"Too big for one message: for a contact with long names, all parts together: {exc}."
+    except Exception:  # noqa: BLE001 - data-dependent errors show in the preview and fail that message
+        return ""
+    return ""
+
+
 def _budget_problems(source: str) -> list[str]:
     try:
         render(source, worst_case_context())

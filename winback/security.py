@@ -48,12 +48,12 @@ MEDIA_PERMISSIONS = {"imports/": "contacts.view_importjob", "coupon-imports/": "
 def media_serve(request, path: str):
     """MEDIA_ROOT files (uploaded imports hold personal data) for logged-in staff with the right
     permission only, in development too; there is no public /media/ URL."""
+    import posixpath
+
     from django.contrib.auth.views import redirect_to_login
     from django.core.exceptions import PermissionDenied
     from django.http import Http404
     from django.views.static import serve
-
-    import posixpath
 
     user = request.user
     if not (user.is_authenticated and user.is_active and user.is_staff):

@@ -3,6 +3,8 @@ reports): text a spreadsheet would read as a formula gets a leading ' (OWASP "CS
 
 from __future__ import annotations
 
+import unicodedata
+
 # Formula signs, their full-width forms (＝ ＋ － ＠: some spreadsheet locales read them as formula
 # signs too), and control characters that start a new cell or line in some programs.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -11,6 +13,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uf
 def spreadsheet_text(value: object) -> str:
     """`value` as text a spreadsheet shows as text (None: "")."""
     text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS):
+    # NFKC of the first character: the full-width and small forms (﹦ ﹢ ﹣ ﹫) of the signs too.
+    if text.startswith(FORMULA_STARTS) or unicodedata.normalize("NFKC", text[:1]).startswith(FORMULA_STARTS):
         return "'" + text
     return text

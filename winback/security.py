@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 
 
@@ -11,7 +13,10 @@ def client_ip(request) -> str:
     if settings.SECURE_PROXY_SSL_HEADER:
         forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         if forwarded and forwarded[-1]:
-            return forwarded[-1]
+            try:  # the proxy writes an address; anything else came from the client
+                return str(ipaddress.ip_address(forwarded[-1]))
+            except ValueError:
+                pass
     return request.META.get("REMOTE_ADDR", "")
 
 

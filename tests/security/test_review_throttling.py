@@ -38,3 +38,28 @@ def test_a_successful_login_still_clears_ones_own_failures(django_user_model, se
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         log_in(client, "ada", "typo")
     assert log_in(client, "ada", "pw-ada").status_code == 302
+
+
+@pytest.mark.parametrize("forwarded", ["not-an-address", "1.2.3.4, unknown", "1.2.3.4, 5.6.7.8:443", ""])
+def test_a_forwarded_value_that_is_not_an_address_falls_back_to_the_peer(settings, forwarded):
+    """Behind the proxy the last X-Forwarded-For entry is the client; anything else there was not
+    written by the proxy (and would fail the IP column on PostgreSQL, a 500 at every login)."""
+    from django.test import RequestFactory
+
+    from winback.security import client_ip
+
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    request = RequestFactory().post("/admin/login/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR="10.0.0.2")
+    assert client_ip(request) == "10.0.0.2"
+
+
+def test_the_proxys_entry_is_used(settings):
+    from django.test import RequestFactory
+
+    from winback.security import client_ip
+
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    request = RequestFactory().post(
+        "/admin/login/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9", REMOTE_ADDR="10.0.0.2"
+    )
+    assert client_ip(request) == "203.0.113.9"

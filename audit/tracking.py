@@ -157,3 +157,6 @@ def connect() -> None:
         signals.post_delete.connect(on_delete, sender=model, dispatch_uid=uid)
     signals.m2m_changed.connect(on_m2m, sender=Group.permissions.through, dispatch_uid="audit:group-perms")
     signals.m2m_changed.connect(on_m2m, sender=User.groups.through, dispatch_uid="audit:user-groups")
+    signals.m2m_changed.connect(
+        on_m2m, sender=User.user_permissions.through, dispatch_uid="audit:user-permissions"
+    )

@@ -10,10 +10,16 @@ import unicodedata
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
+# Control characters XLSX cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE): the XLSX writer drops them,
+# so "\x01=..." would reach the sheet as "=...". The sign behind them counts.
+_DROPPED = "".join(map(chr, [*range(0, 9), 11, 12, *range(14, 32)]))
+
+
 def spreadsheet_text(value: object) -> str:
     """`value` as text a spreadsheet shows as text (None: "")."""
     text = "" if value is None else str(value)
+    head = text.lstrip(_DROPPED)
     # NFKC of the first character: the full-width and small forms (﹦ ﹢ ﹣ ﹫) of the signs too.
-    if text.startswith(FORMULA_STARTS) or unicodedata.normalize("NFKC", text[:1]).startswith(FORMULA_STARTS):
+    if head.startswith(FORMULA_STARTS) or unicodedata.normalize("NFKC", head[:1]).startswith(FORMULA_STARTS):
         return "'" + text
     return text

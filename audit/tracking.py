@@ -116,7 +116,9 @@ def on_save(sender, instance, created, raw=False, **kwargs) -> None:
         return
     changes = {k: [before[k], v] for k, v in after.items() if k in before and before[k] != v}
     if changes:
-        audit_record(user=user, action=f"{prefix}.change", obj=instance, changes=changes)
+        # A contact is named by id: the trail outlives an erasure, so no name or email in it.
+        name = f"Contact {instance.pk}" if prefix == "consent" else ""
+        audit_record(user=user, action=f"{prefix}.change", obj=instance, changes=changes, object_repr=name)
 
 
 def on_delete(sender, instance, **kwargs) -> None:

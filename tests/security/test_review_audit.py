@@ -22,3 +22,17 @@ def test_permissions_given_to_a_user_directly_are_recorded(admin_user, django_us
         ("admin", {"added": [str(beat)]}),
         ("admin", {"removed": [str(beat)]}),
     ]
+
+
+def test_consent_rows_hold_no_personal_data(admin_user):
+    """The audit trail outlives an erasure: a consent row names the contact by id, not by name or email."""
+    from contacts.models import Contact
+
+    contact = Contact.objects.create(email="ada@example.com", first_name="Ada", last_name="Lovelace")
+    with acting_as(admin_user):
+        contact.email_consent = not contact.email_consent
+        contact.save()
+    row = AuditEntry.objects.get(action="consent.change")
+    assert row.object_id == str(contact.pk)
+    stored = f"{row.object_repr} {row.changes}"
+    assert "Ada" not in stored and "ada@example.com" not in stored and "Lovelace" not in stored

@@ -310,12 +310,10 @@ class CouponPoolAdmin(admin.ModelAdmin):
 
     @admin.action(description="Deactivate selected pools", permissions=["change"])
     def deactivate(self, request, queryset):
-        count = services.pool_deactivate(pool_ids=list(queryset.values_list("pk", flat=True)))
+        pool_ids = list(queryset.values_list("pk", flat=True))  # once: a filtered list loses them after
+        count = services.pool_deactivate(pool_ids=pool_ids)
         audit_record_many(
-            user=request.user,
-            action="pool.deactivate",
-            object_type="coupons.couponpool",
-            object_ids=queryset.values_list("pk", flat=True),
+            user=request.user, action="pool.deactivate", object_type="coupons.couponpool", object_ids=pool_ids
         )
         self.message_user(
             request, f"{count} pools deactivated: they hand out no more codes.", messages.SUCCESS
@@ -325,12 +323,10 @@ class CouponPoolAdmin(admin.ModelAdmin):
     def activate(self, request, queryset):
         from coupons.services.pools import pool_activate
 
-        count = pool_activate(pool_ids=list(queryset.values_list("pk", flat=True)))
+        pool_ids = list(queryset.values_list("pk", flat=True))  # once: a filtered list loses them after
+        count = pool_activate(pool_ids=pool_ids)
         audit_record_many(
-            user=request.user,
-            action="pool.activate",
-            object_type="coupons.couponpool",
-            object_ids=queryset.values_list("pk", flat=True),
+            user=request.user, action="pool.activate", object_type="coupons.couponpool", object_ids=pool_ids
         )
         self.message_user(request, f"{count} pools activated.", messages.SUCCESS)
 

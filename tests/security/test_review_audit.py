@@ -36,3 +36,22 @@ def test_consent_rows_hold_no_personal_data(admin_user):
     assert row.object_id == str(contact.pk)
     stored = f"{row.object_repr} {row.changes}"
     assert "Ada" not in stored and "ada@example.com" not in stored and "Lovelace" not in stored
+
+
+@pytest.mark.parametrize(("action", "before", "shown"), [("deactivate", True, "1"), ("activate", False, "0")])
+def test_pool_actions_are_recorded_from_a_filtered_list(admin_client, admin_user, action, before, shown):
+    """The admin hands the action the changelist's filtered queryset ("active: yes"); read after the
+    change, it no longer holds the pools just deactivated, and no row was written."""
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+    from coupons.models import CouponPool
+
+    pool = CouponPool.objects.create(name="Spring", offer_kind="percent", offer_value=10, is_active=before)
+    admin_client.post(
+        f"/admin/coupons/couponpool/?is_active__exact={shown}",
+        {"action": action, ACTION_CHECKBOX_NAME: [pool.pk]},
+    )
+    pool.refresh_from_db()
+    assert pool.is_active is not before
+    rows = AuditEntry.objects.filter(action=f"pool.{action}")
+    assert [(r.object_id, r.user) for r in rows] == [(str(pool.pk), admin_user)]

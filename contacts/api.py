@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from contacts.importing import records_import
 from contacts.models import Contact
 from contacts.services.tokens import apitoken_authenticate
+from winback.security import rate_limit  # per token; 429 + Retry-After
 
 MAX_BODY_BYTES_DEFAULT = 2_621_440  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE default
 MAX_ITEMS = 5000
@@ -32,9 +33,16 @@ def _endpoint(kind: str):
     def view(request: HttpRequest) -> JsonResponse:
         header = request.headers.get("Authorization", "")
         scheme, _, raw = header.partition(" ")
-        if scheme.lower() != "bearer" or apitoken_authenticate(raw=raw.strip()) is None:
+        token = apitoken_authenticate(raw=raw.strip()) if scheme.lower() == "bearer" else None
+        if token is None:
             response = _error(401, "A valid API token is required (Authorization: Bearer <token>).")
             response["WWW-Authenticate"] = 'Bearer realm="winback"'
+            return response
+        per_minute = settings.WINBACK_API_RATE_PER_MINUTE
+        retry_after = rate_limit(key=f"api-token:{token.key_hash[:16]}", limit=per_minute)
+        if retry_after:
+            response = _error(429, f"Too many requests: at most {per_minute} a minute.")
+            response["Retry-After"] = str(retry_after)
             return response
         limit = min(
             getattr(settings, "WINBACK_API_MAX_BODY_BYTES", MAX_BODY_BYTES_DEFAULT),

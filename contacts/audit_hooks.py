@@ -1,16 +1,15 @@
 """The one place contacts writes audit entries (erasure, suppression lifted, access export).
 
-TEMPORARY TARGET: the "security" work adds a `user` column and an audit service; after that merge,
-point `audit_record` at that service (one call) and drop the fallback below. Until then it writes
-journeys' existing AuditLog (looked up through the app registry, so contacts does not import
-journeys) with the user's name in `detail`, and always logs.
+Entries go to the product-wide audit trail (`audit.services`, who/when/what), with ids and counts only:
+an erasure's entry never holds the erased values.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.apps import apps
+from audit.services import audit_record as audit_entry_record
+from audit.services import audit_record_many
 
 logger = logging.getLogger("winback.audit")
 
@@ -23,17 +22,13 @@ def audit_record(
     detail: str = "",
     count: int | None = None,
 ) -> None:
-    """One entry per contact (or one without a contact): who, what, when. Never raises into the caller's
-    transaction for a missing audit table; it is written in the caller's transaction otherwise."""
-    who = getattr(user, "get_username", lambda: "")() if user is not None else ""
-    text = f"{detail} (by {who})" if who else detail
-    logger.info("audit %s contacts=%s user=%s %s", action, contact_ids or [], who or "-", detail)
-    try:
-        model = apps.get_model("journeys", "AuditLog")
-    except LookupError:
-        return
-    ids = contact_ids or [0]
-    model.objects.bulk_create(
-        [model(action=action[:32], contact_id=contact_id, detail=text[:255]) for contact_id in ids],
-        batch_size=1000,
-    )
+    """One entry per contact (or one without a contact), written in the caller's transaction."""
+    action = action.replace("_", ".", 1) if action.startswith(("contact_", "suppression_")) else action
+    changes = {"detail": detail, **({"count": count} if count is not None else {})}
+    logger.info("audit %s contacts=%s %s", action, contact_ids or [], detail)
+    if contact_ids:
+        audit_record_many(
+            user=user, action=action, object_type="contacts.contact", object_ids=contact_ids, changes=changes
+        )
+    else:
+        audit_entry_record(user=user, action=action, object_type="contacts.suppression", changes=changes)

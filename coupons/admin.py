@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 
+from audit.services import audit_record_many
 from coupons import selectors, services
 from coupons.forms import GenerateCodesForm, ImportCodesForm
 from coupons.models import CodeImport, Coupon, CouponPool, PoolAlert
@@ -309,7 +310,11 @@ class CouponPoolAdmin(admin.ModelAdmin):
 
     @admin.action(description="Deactivate selected pools", permissions=["change"])
     def deactivate(self, request, queryset):
-        count = services.pool_deactivate(pool_ids=list(queryset.values_list("pk", flat=True)))
+        pool_ids = list(queryset.values_list("pk", flat=True))  # once: a filtered list loses them after
+        count = services.pool_deactivate(pool_ids=pool_ids)
+        audit_record_many(
+            user=request.user, action="pool.deactivate", object_type="coupons.couponpool", object_ids=pool_ids
+        )
         self.message_user(
             request, f"{count} pools deactivated: they hand out no more codes.", messages.SUCCESS
         )
@@ -318,7 +323,11 @@ class CouponPoolAdmin(admin.ModelAdmin):
     def activate(self, request, queryset):
         from coupons.services.pools import pool_activate
 
-        count = pool_activate(pool_ids=list(queryset.values_list("pk", flat=True)))
+        pool_ids = list(queryset.values_list("pk", flat=True))  # once: a filtered list loses them after
+        count = pool_activate(pool_ids=pool_ids)
+        audit_record_many(
+            user=request.user, action="pool.activate", object_type="coupons.couponpool", object_ids=pool_ids
+        )
         self.message_user(request, f"{count} pools activated.", messages.SUCCESS)
 
 

@@ -20,11 +20,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils.timezone import now
 
+from contacts.cells import spreadsheet_text
 from coupons.models import Coupon, CouponPool, PoolCounterDelta
 
 EXPORT_CHUNK = 5000
-# Cells starting with these characters are read as formulas by spreadsheet programs.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def pools_with_stats(queryset: QuerySet[CouponPool] | None = None, at=None) -> QuerySet[CouponPool]:
@@ -112,10 +111,7 @@ def stock_state(pool: CouponPool) -> str:
 
 
 def _safe(value) -> str:
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
+    return spreadsheet_text(value)  # the one spreadsheet-safe cell function (contacts/cells.py)
 
 
 def pool_codes_export_rows(*, pool: CouponPool, assigned: bool) -> Iterator[list[str]]:

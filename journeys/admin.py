@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from audit.services import audit_record
 from journeys.forms import OccupiedStep, StepMappingForm, VersionsForm
 from journeys.models import (
     AudienceExport,
@@ -300,11 +301,18 @@ class JourneyAdmin(admin.ModelAdmin):
 
     def _run(self, request, queryset, service, verb):
         for journey in queryset:
+            status = journey.status  # before: the service refreshes the instance
             try:
                 service(journey=journey)
             except ValidationError as exc:
                 self.message_user(request, f"{journey}: {'; '.join(exc.messages)}", messages.ERROR)
             else:
+                audit_record(
+                    user=request.user,
+                    action=f"journey.{service.__name__[8:]}",
+                    obj=journey,
+                    changes={"status": [status, verb]},
+                )
                 self.message_user(request, f"{journey}: {verb}.", messages.SUCCESS)
 
     def delete_model(self, request, obj):
@@ -322,6 +330,12 @@ class JourneyAdmin(admin.ModelAdmin):
             except ValidationError as exc:
                 self.message_user(request, f"{journey}: {'; '.join(exc.messages)}", messages.ERROR)
             else:
+                audit_record(
+                    user=request.user,
+                    action="journey.publish",
+                    obj=journey,
+                    changes={"version": version.number},
+                )
                 self.message_user(
                     request, f"{journey}: version {version.number} published.", messages.SUCCESS
                 )
@@ -410,6 +424,12 @@ class JourneyAdmin(admin.ModelAdmin):
                     for message in exc.messages:
                         mapping_form.add_error(None, message)
                 else:
+                    audit_record(
+                        user=request.user,
+                        action="journey.migrate",
+                        obj=journey,
+                        changes={"from_version": source.number, "to_version": target.number, "moved": moved},
+                    )
                     self.message_user(
                         request,
                         f"{journey}: moved {moved} contact{'s' if moved != 1 else ''} "

@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from contacts.models import Contact
-from messaging import services
+from messaging import outbound, services
 from messaging.models import DeliveryEvent, Message, MessageTemplate, PushSubscription, ReceivedMail
 from messaging.rendering import template_render
 from messaging.sandbox import VARIABLES
@@ -351,8 +351,18 @@ class MessageAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/messaging/message/rendered.html", context)
 
 
+class PushSubscriptionForm(forms.ModelForm):
+    def clean_endpoint(self):
+        endpoint = self.cleaned_data["endpoint"]
+        problem = outbound.push_endpoint_problem(endpoint)  # the worker would refuse it too
+        if problem:
+            raise forms.ValidationError(problem)
+        return endpoint
+
+
 @admin.register(PushSubscription)
 class PushSubscriptionAdmin(admin.ModelAdmin):
+    form = PushSubscriptionForm
     list_display = ["id", "contact", "short_endpoint", "active", "created_at", "last_success_at"]
     list_filter = ["active"]
     list_select_related = ["contact"]

@@ -65,29 +65,36 @@ def html_to_text(body: str) -> str:
 def template_render(
     *, template: MessageTemplate, context: dict, message_id: int | None, track: bool
 ) -> Rendered:
-    """Render every part of `template` for one context. Raises on template errors (caller decides)."""
+    """Render every part of `template` for one context. Raises on template errors (caller decides),
+    and sandbox.RenderLimitExceeded when the parts together pass MESSAGING_RENDER_MAX_BYTES characters
+    or MESSAGING_RENDER_MAX_SECONDS (the renderer stops as soon as they do)."""
+    budget = sandbox.Budget()
+
+    def part(source: str, *, autoescape: bool = True) -> str:
+        return sandbox.render(source, context, autoescape=autoescape, budget=budget)
+
     rendered = Rendered()
     if template.channel == Channel.EMAIL:
-        rendered.subject = " ".join(sandbox.render(template.subject, context, autoescape=False).split())
-        body = sandbox.render(template.html_body, context)
+        rendered.subject = " ".join(part(template.subject, autoescape=False).split())
+        body = part(template.html_body)
         if template.text_body:
-            rendered.text = sandbox.render(template.text_body, context, autoescape=False)
+            rendered.text = part(template.text_body, autoescape=False)
         else:
             rendered.text = html_to_text(body)
         if track and message_id:
             body = add_open_pixel(track_links(body, message_id=message_id), message_id=message_id)
         rendered.html = body
     elif template.channel == Channel.SMS:
-        rendered.sms = sandbox.render(template.sms_text, context, autoescape=False).strip()
+        rendered.sms = part(template.sms_text, autoescape=False).strip()
     else:
-        url = sandbox.render(template.push_url, context, autoescape=False).strip()
+        url = part(template.push_url, autoescape=False).strip()
         if url and tokens.redirect_target(url) is None:
             raise ValueError(f"the push URL must be an absolute http(s) link, not {url[:100]!r}")
         if track and message_id and url:
             url = tokens.click_url(message_id, url)
         rendered.push = {
-            "title": sandbox.render(template.push_title, context, autoescape=False).strip(),
-            "body": sandbox.render(template.push_body, context, autoescape=False).strip(),
+            "title": part(template.push_title, autoescape=False).strip(),
+            "body": part(template.push_body, autoescape=False).strip(),
             "url": url,
         }
     return rendered

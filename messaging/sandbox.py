@@ -25,6 +25,8 @@ from django.template import (
 from django.template.base import FilterExpression, Node, Variable, VariableNode
 from django.utils.safestring import mark_safe
 
+from messaging.render_budget import Budget, RenderLimitExceeded, _budget, instrument, worst_case_context
+
 ALLOWED_TAGS = (
     "comment",
     "cycle",
@@ -50,27 +52,9 @@ MAX_LOOP_ITERATIONS = 10_000
 # Characters a loop may produce per render (nested loops count their output at each level).
 MAX_LOOP_OUTPUT = 2_000_000
 # Characters (or items) one filter may produce, and the largest width/precision argument.
-MAX_VALUE_LENGTH = 200_000
+MAX_VALUE_LENGTH = 64_000
 MAX_WIDTH = 1_000
-
-
-class RenderLimitExceeded(Exception):
-    """The template would take too long or too much memory to render (the message fails)."""
-
-
-class _Budget:
-    __slots__ = ("iterations", "output")
-
-    def __init__(self) -> None:
-        self.iterations = 0
-        self.output = 0
-
-
-def _budget(context: Context) -> _Budget:
-    budget = getattr(context, "sandbox_budget", None)
-    if budget is None:
-        budget = context.sandbox_budget = _Budget()
-    return budget
+# Whole messages: MESSAGING_RENDER_MAX_BYTES characters over all parts, MESSAGING_RENDER_MAX_SECONDS.
 
 
 class SandboxForNode(defaulttags.ForNode):
@@ -93,6 +77,7 @@ class SandboxForNode(defaulttags.ForNode):
                     f"loops would run more than {MAX_LOOP_ITERATIONS} times in one message"
                 )
             budget.iterations += len_values
+            budget.tick()
             nodelist = []
             if self.is_reversed:
                 values = reversed(values)
@@ -122,6 +107,8 @@ class SandboxForNode(defaulttags.ForNode):
                     context[self.loopvars[0]] = item
                 for node in self.nodelist_loop:
                     output = node.render_annotated(context)
+                    if getattr(node, "sandbox_leaf", True):
+                        budget.write(len(output))
                     budget.output += len(output)
                     if budget.output > MAX_LOOP_OUTPUT:
                         raise RenderLimitExceeded(
@@ -143,9 +130,15 @@ def do_for(parser, token):
 
 
 def _int_argument(arg) -> int:
+    """The width a filter will use, read the way the filters read it: int() of the value itself
+    (a float 1e12 from a literal or contact data truncates), floatformat's g/u suffixes removed."""
+    if isinstance(arg, str):
+        arg = arg.strip().rstrip("gu") or 0
     try:
-        return abs(int(str(arg).strip() or 0))
-    except ValueError:
+        return abs(int(arg))
+    except OverflowError:  # int(float("inf")): wider than anything
+        return MAX_WIDTH + 1
+    except (TypeError, ValueError):
         return 0
 
 
@@ -216,7 +209,9 @@ def sandbox_engine() -> Engine:
 def compile_template(source: str) -> Template:
     """Compile marketer source (cached by source: a batch compiles each template once);
     raises TemplateSyntaxError. Compiled templates are safe to render from several threads."""
-    return sandbox_engine().from_string(source)
+    template = sandbox_engine().from_string(source)
+    instrument(template.nodelist)
+    return template
 
 
 def _refuse(*args, **kwargs):
@@ -247,11 +242,17 @@ def freeze(value: Any) -> Any:
     return value
 
 
-def render(source: str, context: dict[str, Any], *, autoescape: bool = True) -> str:
+def render(
+    source: str, context: dict[str, Any], *, autoescape: bool = True, budget: Budget | None = None
+) -> str:
+    """Render marketer source; `budget` is shared by the parts of one message (a new one if None).
+    Raises RenderLimitExceeded past MESSAGING_RENDER_MAX_BYTES or MESSAGING_RENDER_MAX_SECONDS."""
     template = compile_template(source)
-    # A plain str, not the SafeString render() returns: whoever shows it again (admin preview) escapes it.
     # The top level stays a plain dict: {% regroup|cycle|now ... as name %} set names there.
-    return template.render(Context(dict(freeze(context)), autoescape=autoescape)) + ""
+    rendered = Context(dict(freeze(context)), autoescape=autoescape)
+    rendered.sandbox_budget = budget if budget is not None else Budget()
+    # A plain str, not the SafeString render() returns: whoever shows it again (admin preview) escapes it.
+    return template.render(rendered) + ""
 
 
 # --- Validation ----------------------------------------------------------------------------
@@ -323,13 +324,39 @@ def _lookups(expression: FilterExpression) -> list[tuple[str, ...]]:
 
 
 def template_problems(source: str) -> list[str]:
-    """Syntax errors and unknown variables in one template field, as sentences for a marketer."""
+    """Syntax errors, unknown variables and a worst case past the render budget in one template
+    field, as sentences for a marketer."""
     if not source:
         return []
     try:
-        return _template_problems(source)
+        return _template_problems(source) or _budget_problems(source)
     except RecursionError:
         return ["The template is nested too deeply."]
+
+
+def message_budget_problem(parts: list[tuple[str, bool]]) -> str:
+    """The parts of one message ((source, autoescape), as template_render renders them) share one
+    budget at send: why their worst case together passes it ("" if it does not)."""
+    budget, context = Budget(), worst_case_context()
+    try:
+        for source, autoescape in parts:
+            if source:
+                render(source, context, autoescape=autoescape, budget=budget)
+    except RenderLimitExceeded as exc:
+        return f"Too big for one message: for a contact with long names, all parts together: {exc}."
+    except Exception:  # noqa: BLE001 - data-dependent errors show in the preview and fail that message
+        return ""
+    return ""
+
+
+def _budget_problems(source: str) -> list[str]:
+    try:
+        render(source, worst_case_context())
+    except RenderLimitExceeded as exc:
+        return [f"Too big for one message: for a contact with long names, {exc}."]
+    except Exception:  # noqa: BLE001 - data-dependent errors show in the preview and fail that message
+        return []
+    return []
 
 
 def _template_problems(source: str) -> list[str]:

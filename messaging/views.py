@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import hmac
+import html
 import json
+import re
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,7 +19,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.models import Contact
-from messaging import services, tokens
+from messaging import outbound, services, tokens
+from messaging.models import MessageTemplate
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -40,10 +44,29 @@ def click(request, token: str):
     except tokens.BadToken:
         raise Http404("Unknown link")
     target = tokens.redirect_target(url)
-    if target is None:
+    if target is None or not _click_target_allowed(message_id, target):
         return HttpResponseBadRequest("Bad link")
     services.message_click_record(message_id=message_id, url=target)
     return HttpResponseRedirect(target)
+
+
+def _click_target_allowed(message_id: int, url: str) -> bool:
+    """A click goes to the shop (SITE_URL's host, MESSAGING_LINK_HOSTS) or to a link written in the
+    message's template itself. A host that came from contact data (a share link in an attribute)
+    and is on neither is refused: a signed link must not become a redirect to anywhere."""
+    host = (urlsplit(url).hostname or "").lower()
+    allowed = [urlsplit(settings.SITE_URL).hostname or "", *settings.MESSAGING_LINK_HOSTS]
+    if outbound.host_allowed(host, [h for h in allowed if h]):
+        return True
+    template = (
+        MessageTemplate.objects.filter(messages__pk=message_id)
+        .values("html_body", "text_body", "sms_text", "push_url")
+        .first()
+    )
+    sources = "\n".join(template.values()) if template else ""
+    # The whole link, not a prefix of a longer one (https://shop.ex inside https://shop.example.com).
+    written = re.compile(re.escape(url) + r"""(?=["'\s<>]|$)""")
+    return bool(written.search(sources) or written.search(html.unescape(sources)))
 
 
 def _contact_or_404(contact_id: int) -> Contact:
@@ -142,6 +165,9 @@ def push_subscribe(request):
         )
     except tokens.BadToken:
         return JsonResponse({"error": "bad token"}, status=403)
+    problem = outbound.push_endpoint_problem(endpoint)  # no DEBUG exception: the worker checks the same
+    if problem:
+        return JsonResponse({"error": problem}, status=400)
     try:
         services.push_subscription_upsert(
             contact_id=contact_id,

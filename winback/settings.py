@@ -274,3 +274,42 @@ MESSAGING_VAPID_SUBJECT = env_str("MESSAGING_VAPID_SUBJECT", "mailto:shop@exampl
 # Recommendations in templates: "new" products are those created in the last N days.
 MESSAGING_NEW_PRODUCT_DAYS = env_int("MESSAGING_NEW_PRODUCT_DAYS", 30, minimum=1)
 # --- /Messaging -----------------------------------------------------------
+
+# --- Security and privacy (issue 12) ----------------------------------------
+# Origins ("http://127.0.0.1:8089") exempt from the outbound checks of messaging.outbound (https only,
+# MESSAGING_PUSH_ENDPOINT_HOSTS, no private/loopback/link-local/metadata address). Empty: none.
+MESSAGING_OUTBOUND_EXEMPT_ORIGINS = env_list("MESSAGING_OUTBOUND_EXEMPT_ORIGINS", [])
+# Most characters one message may render to (all its parts together), and seconds one render may take.
+MESSAGING_RENDER_MAX_BYTES = env_int("MESSAGING_RENDER_MAX_BYTES", 256 * 1024, minimum=1024)
+MESSAGING_RENDER_MAX_SECONDS = env_int("MESSAGING_RENDER_MAX_SECONDS", 5, minimum=1)
+# Hosts a click may redirect to when the link is not written in the template itself (it came from
+# contact data, e.g. a referral share link). SITE_URL's host is always allowed. "*.x" = subdomains.
+MESSAGING_LINK_HOSTS = env_list("MESSAGING_LINK_HOSTS", ["shop.example.com", "example.com"])
+
+# The audit trail (audit app) and login throttling (django-axes).
+INSTALLED_APPS += ["audit", "axes"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "audit.tracking.AuditContextMiddleware",
+)
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes asks
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Lock a login after this many failures, per user name and per IP address (either one locks).
+AXES_FAILURE_LIMIT = env_int("WINBACK_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("WINBACK_LOGIN_LOCKOUT_MINUTES", 30, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True  # the user's own failures only (winback.login_attempts.LoginAttemptsHandler)
+AXES_HANDLER = "winback.login_attempts.LoginAttemptsHandler"
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "winback.security.client_ip"
+AXES_VERBOSE = False
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # every login at INFO otherwise
+# Cache for the API rate limit: "redis://..." shares counts between web processes; empty: per process.
+WINBACK_CACHE_URL = env_str("WINBACK_CACHE_URL", "")
+if WINBACK_CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": WINBACK_CACHE_URL}
+    }
+# API requests per token per minute (0 = unlimited); over it: 429 with Retry-After.
+WINBACK_API_RATE_PER_MINUTE = env_int("WINBACK_API_RATE_PER_MINUTE", 120, minimum=0)
+# --- /Security and privacy -----------------------------------------------------

@@ -1,7 +1,11 @@
+import re
+
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+
+from winback.security import media_serve
 
 admin.site.site_header = "Winback"
 admin.site.site_title = "Winback"
@@ -17,7 +21,5 @@ urlpatterns = [
     path("journeys/", include("journeys.urls")),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploaded files only for logged-in staff with the right permission, in development too.
+urlpatterns.append(re_path(rf"^{re.escape(settings.MEDIA_URL.strip('/'))}/(?P<path>.+)$", media_serve))

@@ -16,8 +16,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-# Full-width signs too: some spreadsheet locales read them as formula signs.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+from contacts.cells import FORMULA_STARTS, spreadsheet_text  # noqa: F401 - FORMULA_STARTS re-exported
+
 XLSX_MAX_ROWS = 1_048_575
 
 
@@ -37,10 +37,7 @@ def cell_safe(value: Any) -> Any:
         return value
     if isinstance(value, dict | list):  # JSON (attributes): as JSON text
         value = json.dumps(value, ensure_ascii=False, default=str)
-    text = value if isinstance(value, str) else str(value)
-    if text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+    return spreadsheet_text(value)
 
 
 Related = Callable[[list[int]], dict[int, Any]]  # row ids -> value per id (missing: empty)

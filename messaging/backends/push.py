@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from messaging import outbound
 from messaging.backends import ProviderUnavailable, SendError, load_backend
 
 
@@ -63,30 +64,46 @@ class WebPushBackend(BaseBackend):
         self.subject = subject or settings.MESSAGING_VAPID_SUBJECT
         self.ttl = ttl
         self.timeout = timeout
+        self._session = None
         if not self.private_key:
             raise SendError("Web push is not configured (MESSAGING_VAPID_PRIVATE_KEY).")
 
     def send(self, push: Push) -> None:
+        """POST through messaging.outbound: the endpoint is checked again here (it may predate a
+        rule, or come from the database), its addresses after resolution, and no redirect is
+        followed. Errors carry the status and a short reason, never the push service's body."""
         from pywebpush import WebPushException, webpush
 
+        problem = outbound.push_endpoint_problem(push.endpoint)
+        if problem:
+            raise SendError(f"web push refused: {problem}")
+        if self._session is None:
+            self._session = outbound.session()
         try:
-            webpush(
+            response = webpush(
                 subscription_info=push.subscription_info,
                 data=json.dumps(push.payload),
                 vapid_private_key=self.private_key,
                 vapid_claims={"sub": self.subject},
                 ttl=self.ttl,
                 timeout=self.timeout,
+                requests_session=self._session,
             )
         except WebPushException as exc:
             status = getattr(exc.response, "status_code", None)
             if status in (404, 410):
                 raise SubscriptionGone(f"subscription gone (HTTP {status})") from None
+            summary = outbound.response_summary(exc.response)
             if status == 429 or (status is not None and status >= 500):  # transient: retried later
-                raise ProviderUnavailable(f"web push failed: HTTP {status}") from None
-            raise SendError(f"web push failed: {exc.message if hasattr(exc, 'message') else exc}") from None
+                raise ProviderUnavailable(f"web push failed: {summary}") from None
+            raise SendError(f"web push failed: {summary}") from None
+        except outbound.OutboundRefused as exc:
+            raise SendError(f"web push refused: {exc}") from None
         except Exception as exc:  # requests/crypto errors: fail this push only
-            raise SendError(f"web push failed: {exc}") from None
+            raise SendError(f"web push failed: {outbound.exception_summary(exc)}") from None
+        status = getattr(response, "status_code", 201)
+        if not 200 <= status < 300:  # a redirect is an answer, never followed
+            raise SendError(f"web push failed: {outbound.response_summary(response)}")
 
 
 def get_backend(**kwargs) -> BaseBackend:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.timezone import now
 
 from contacts.models import Contact
+from messaging import outbound
 from messaging.models import PushSubscription
 from messaging.services.common import _contacts_changed_on_commit
 
@@ -19,40 +17,9 @@ PUSH_LOCAL_SUFFIXES = (".localhost", ".local", ".localdomain", ".internal", ".ho
 
 
 def push_endpoint_problem(endpoint: str) -> str:
-    """Why the worker must not POST to this endpoint ("" if fine): anyone holding a contact's
-    subscribe token chooses it, so only https on a public host name (no IP literals, no local
-    names, no credentials). With DEBUG, http://127.0.0.1 and localhost work for development."""
-    if len(endpoint) > 1000:
-        return "The push endpoint is too long."
-    try:
-        parts = urlsplit(endpoint)
-        host = (parts.hostname or "").rstrip(".")
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        return "The push endpoint is not a valid URL."
-    if settings.DEBUG and parts.scheme in ("http", "https") and host in ("127.0.0.1", "localhost"):
-        return ""
-    labels = host.split(".")
-    if (
-        parts.scheme != "https"
-        or not host
-        or parts.username is not None
-        or len(labels) < 2
-        or not labels[-1].isalpha()  # IP literals, 2130706433, 0x7f000001, [::1]
-        or host.endswith(PUSH_LOCAL_SUFFIXES)
-    ):
-        return "A push endpoint must be an https URL on a push service's public host name."
-    if not _push_host_allowed(host):
-        return "The push endpoint's host is not a known push service (MESSAGING_PUSH_ENDPOINT_HOSTS)."
-    return ""
-
-
-def _push_host_allowed(host: str) -> bool:
-    """Host names resolve anywhere; an allowlist of push services closes the SSRF gap."""
-    for pattern in settings.MESSAGING_PUSH_ENDPOINT_HOSTS:
-        if pattern == "*" or host == pattern or (pattern.startswith("*.") and host.endswith(pattern[1:])):
-            return True
-    return False
+    """Why the worker must not POST to this endpoint ("" if fine): messaging.outbound decides, the
+    same check the admin form, the public subscribe view and the push backend run."""
+    return outbound.push_endpoint_problem(endpoint)
 
 
 def push_subscription_upsert(

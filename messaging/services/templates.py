@@ -33,6 +33,12 @@ def message_template_problems(*, template: MessageTemplate) -> dict[str, list[st
             problems.setdefault(name, []).extend(found)
     if template.channel == Channel.EMAIL and from_email_problem(template.from_email):
         problems.setdefault("from_email", []).append(from_email_problem(template.from_email))
+    if not problems:  # the parts share one budget at send (subject and push URL unescaped)
+        names = CHANNEL_FIELDS[template.channel]
+        escaped = ("html_body",)
+        too_big = sandbox.message_budget_problem([(getattr(template, n), n in escaped) for n in names])
+        if too_big:
+            problems[names[min(1, len(names) - 1)]] = [too_big]
     push_url = template.push_url.strip()  # checked here when static, when rendered otherwise
     static = template.channel == Channel.PUSH and push_url and "{" not in push_url
     if static and tokens.redirect_target(push_url) is None:

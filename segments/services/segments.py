@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from django.db import transaction
 from django.utils import timezone
 
+from contacts.cells import spreadsheet_text
 from segments.models import Segment, SegmentSize
 from segments.rules import RuleError
 from segments.selectors import segment_contacts
 
 EXPORT_COLUMNS = ["id", "external_id", "email", "first_name", "last_name", "country", "status"]
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def segment_evaluate(*, segment: Segment) -> int:
@@ -46,9 +46,8 @@ def segments_evaluate_all() -> dict[int, int | None]:
 
 
 def csv_safe(value: object) -> str:
-    """A cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    """A cell a spreadsheet will not run as a formula (OWASP CSV injection): contacts/cells.py."""
+    return spreadsheet_text(value)
 
 
 class _Echo:

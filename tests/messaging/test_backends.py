@@ -104,6 +104,7 @@ def test_locmem_sms_backend_records(make_contact, sms_template):
 def test_web_push_is_encrypted_and_signed_with_vapid(settings, http_server, make_contact, push_template):
     vapid_key = ec.generate_private_key(ec.SECP256R1())
     settings.MESSAGING_PUSH_BACKEND = "messaging.backends.push.WebPushBackend"
+    settings.MESSAGING_OUTBOUND_EXEMPT_ORIGINS = [http_server.url]  # plays the push service
     settings.MESSAGING_VAPID_PRIVATE_KEY = b64(vapid_key.private_numbers().private_value.to_bytes(32, "big"))
     settings.MESSAGING_VAPID_SUBJECT = "mailto:ops@example.com"
     receiver_key = ec.generate_private_key(ec.SECP256R1())
@@ -184,6 +185,7 @@ def test_vapid_keys_command_prints_a_usable_pair(settings, http_server, make_con
     values = dict(line.split("=", 1) for line in out.getvalue().split())
     assert len(base64.urlsafe_b64decode(values["MESSAGING_VAPID_PUBLIC_KEY"] + "==")) == 65
     settings.MESSAGING_PUSH_BACKEND = "messaging.backends.push.WebPushBackend"
+    settings.MESSAGING_OUTBOUND_EXEMPT_ORIGINS = [http_server.url]  # plays the push service
     settings.MESSAGING_VAPID_PRIVATE_KEY = values["MESSAGING_VAPID_PRIVATE_KEY"]
     receiver = ec.generate_private_key(ec.SECP256R1()).public_key()
     point = receiver.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
@@ -300,6 +302,7 @@ def test_web_push_429_and_5xx_are_retried_not_failed(
     """A push service's 429/5xx is transient (issue 8): queued again with back-off, not failed."""
     vapid_key = ec.generate_private_key(ec.SECP256R1())
     settings.MESSAGING_PUSH_BACKEND = "messaging.backends.push.WebPushBackend"
+    settings.MESSAGING_OUTBOUND_EXEMPT_ORIGINS = [http_server.url]  # plays the push service
     settings.MESSAGING_VAPID_PRIVATE_KEY = b64(vapid_key.private_numbers().private_value.to_bytes(32, "big"))
     settings.MESSAGING_VAPID_SUBJECT = "mailto:ops@example.com"
     receiver_public = (

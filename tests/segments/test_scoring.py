@@ -93,17 +93,27 @@ def test_clv_is_fitted_and_stored_when_there_is_enough_data():
     assert len({s.clv_cluster for s in rows}) >= 3
 
 
-def test_run_reads_orders_set_based_and_writes_in_batches():
-    _shop(60)
+def _queries_of_a_run(n_buyers: int) -> list[str]:
+    ContactScore.objects.all().delete()
+    Contact.objects.all().delete()
+    _shop(n_buyers, seed=n_buyers)
     with CaptureQueriesContext(connection) as queries:
-        _run()
-    order_reads = [q["sql"] for q in queries.captured_queries if 'FROM "contacts_order"' in q["sql"]]
+        run = _run()
+    assert run.status == "done", run.error
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def test_run_reads_orders_set_based_and_writes_in_batches():
+    small = _queries_of_a_run(60)
+    order_reads = [sql for sql in small if 'FROM "contacts_order"' in sql]
     # One GROUP BY for the aggregates, one window query for the first purchase day's orders.
     assert len(order_reads) == 2
     assert "GROUP BY" in order_reads[0] and "OVER" in order_reads[1]
-    # Claim, contacts, previous scores, changes (3 fields), one upsert batch, progress and final save:
-    # a constant, independent of the number of contacts.
-    assert len(queries.captured_queries) <= 20
+    assert "placed_at\" <= " in order_reads[0]  # the as-of cut-off is in SQL
+    # Claim, contacts, previous scores, one change batch, staging + one UPDATE + one INSERT, progress and
+    # the final save: a constant, independent of the number of contacts.
+    assert len(small) == 25
+    assert len(_queries_of_a_run(150)) == len(small)
 
 
 def test_changes_are_recorded_only_when_a_value_changes():
@@ -112,7 +122,7 @@ def test_changes_are_recorded_only_when_a_value_changes():
     idle = contact()
     first = _run()
     assert set(ScoreChange.objects.filter(run=first).values_list("contact_id", "field", "old", "new")) == {
-        (buyer.pk, "segment", "", "Need Attention"),  # a lone buyer is the median: 3-3-3
+        (buyer.pk, "segment", "", "About To Sleep"),  # a lone buyer: R and M the median 3, F = 1
         (buyer.pk, "stage", "", "new"),
         (idle.pk, "stage", "", "never"),
     }

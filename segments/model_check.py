@@ -7,7 +7,8 @@ of 26 weeks before the run's date (the calibration period), predict each buyer's
 - by frequency group (buyers with 0, 1, ..., 6 and 7+ repeat purchases in calibration): mean predicted
   vs mean actual purchases in the holdout (the classic "predicted vs actual" chart);
 - per value cluster (assigned as of the calibration end): buyers, predicted and actual purchases, and
-  the share who bought at all; the line for "Inactive" says whether that label can be trusted.
+  the share who bought at all; the line for "Inactive" says whether that label can be trusted (a warning
+  when "Inactive" buyers bought more than twice what the model expected).
 
 The accuracy figure is ``1 - sum_g |predicted_g - actual_g| / sum_g actual_g`` over the frequency groups
 (g: group totals), i.e. one minus the weighted absolute percentage error; 100 % is perfect. Verdict:
@@ -101,6 +102,16 @@ def model_check(
     error = sum(abs(g["predicted_total"] - g["actual_total"]) for g in by_frequency)
     accuracy = max(0.0, 1.0 - error / actual_total) if actual_total > 0 else 0.0
     level, words = verdict(accuracy)
+    inactive = next((c for c in by_cluster if c["cluster"] == "Inactive"), None)
+    inactive_note = ""
+    if inactive:
+        inactive_note = (
+            f"Of the {inactive['buyers']:,} buyers the model called “Inactive” 26 weeks ago, "
+            f"{inactive['bought_share']:.1%} bought again since ({inactive['actual']:.2f} purchases each; "
+            f"the model expected {inactive['predicted']:.2f})."
+        )
+        if inactive["actual"] > 2 * inactive["predicted"] + 0.05:
+            inactive_note += " They bought clearly more than predicted: treat “Inactive” with care."
     return {
         "holdout_weeks": holdout_weeks,
         "buyers": len(x),
@@ -111,6 +122,7 @@ def model_check(
         "accuracy": float(accuracy),
         "verdict": level,
         "verdict_text": words,
+        "inactive_note": inactive_note,
         "by_frequency": by_frequency,
         "by_cluster": by_cluster,
     }

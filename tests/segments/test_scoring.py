@@ -109,7 +109,7 @@ def test_run_reads_orders_set_based_and_writes_in_batches():
     # One GROUP BY for the aggregates, one window query for the first purchase day's orders.
     assert len(order_reads) == 2
     assert "GROUP BY" in order_reads[0] and "OVER" in order_reads[1]
-    assert "placed_at\" <= " in order_reads[0]  # the as-of cut-off is in SQL
+    assert 'placed_at" <= ' in order_reads[0]  # the as-of cut-off is in SQL
     # Claim, contacts, previous scores, one change batch, staging + one UPDATE + one INSERT, progress and
     # the final save: a constant, independent of the number of contacts.
     assert len(small) <= 25

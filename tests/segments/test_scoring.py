@@ -106,10 +106,13 @@ def _queries_of_a_run(n_buyers: int) -> list[str]:
 def test_run_reads_orders_set_based_and_writes_in_batches():
     small = _queries_of_a_run(60)
     order_reads = [sql for sql in small if 'FROM "contacts_order"' in sql]
-    # One GROUP BY for the aggregates, one window query for the first purchase day's orders.
-    assert len(order_reads) == 2
-    assert "GROUP BY" in order_reads[0] and "OVER" in order_reads[1]
-    assert 'placed_at" <= ' in order_reads[0]  # the as-of cut-off is in SQL
+    if connection.vendor == "postgresql":
+        assert order_reads == []  # one binary COPY of one GROUP BY query (Django does not log COPY)
+    else:
+        # One GROUP BY for the aggregates, one window query for the first purchase day's orders.
+        assert len(order_reads) == 2
+        assert "GROUP BY" in order_reads[0] and "OVER" in order_reads[1]
+        assert 'placed_at" <= ' in order_reads[0]  # the as-of cut-off is in SQL
     # Claim, contacts, previous scores, one change batch, staging + one UPDATE + one INSERT, progress and
     # the final save: a constant, independent of the number of contacts.
     assert len(small) <= 25

@@ -63,8 +63,8 @@ def generate(contacts: int, seed: int) -> int:
     buyers = ids[rng.random(len(ids)) < 0.9]
     n = len(buyers)
     age_days = rng.uniform(1, 1095, n)
-    rate = rng.gamma(0.45, 1 / 120, n)  # purchases per day while alive
-    lifetime_purchases = rng.geometric(rng.beta(1.0, 3.0, n))  # purchases before dropping out
+    rate = rng.gamma(0.7, 1 / 90, n)  # purchases per day while alive
+    lifetime_purchases = rng.geometric(rng.beta(1.0, 3.5, n))  # purchases before dropping out
     repeats = np.minimum(rng.poisson(rate * age_days), lifetime_purchases - 1).clip(0, 60)
     span = np.where(repeats + 1 < lifetime_purchases, age_days, age_days * rng.uniform(0.05, 1, n))
     counts = repeats + 1

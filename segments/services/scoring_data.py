@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum, Window
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -105,8 +105,6 @@ WITH purchase_days AS (
     FROM {orders}
     WHERE status NOT IN ({not_purchases}) AND placed_at <= {as_of}
     GROUP BY 1, 2
-), marked AS (
-    SELECT *, min(day) OVER (PARTITION BY contact_id) AS first_day FROM purchase_days
 )
 SELECT contact_id::int8, sum(orders)::int4, count(*)::int4, sum(spent)::float8,
        extract(epoch FROM min(first_at))::float8, extract(epoch FROM max(last_at))::float8,
@@ -115,11 +113,13 @@ SELECT contact_id::int8, sum(orders)::int4, count(*)::int4, sum(spent)::float8,
        coalesce(max(day) FILTER (WHERE day <= {calibration_end}), -1)::int4,
        coalesce(sum(spent) FILTER (WHERE day <= {calibration_end}), 0)::float8,
        (count(*) FILTER (WHERE day > {calibration_end}))::int4,
-       coalesce(sum(spent) FILTER (WHERE day = first_day), 0)::float8
-FROM marked
+       (min(ARRAY[day::float8, spent::float8]))[2]
+FROM purchase_days
 GROUP BY contact_id
-ORDER BY contact_id
 """
+# The spend of the first purchase day is the second element of the smallest [day, spent] pair: no window
+# function, so both levels stay hash aggregates (no sort of the purchase days).
+WORK_MEM = "128MB"
 
 
 def _purchases_read_postgresql(*, as_of: dt.datetime) -> Purchases:
@@ -135,7 +135,8 @@ def _purchases_read_postgresql(*, as_of: dt.datetime) -> Purchases:
         calibration_end=sql.Literal(shop_day(as_of) - HOLDOUT_DAYS),
     )
     chunks = []
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")  # the aggregates fit in memory at 1M buyers
         copy_sql = sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(statement)
         with cursor.cursor.copy(copy_sql) as copy:
             for data in copy:
@@ -149,8 +150,10 @@ def _purchases_read_postgresql(*, as_of: dt.datetime) -> Purchases:
     record = np.dtype(fields)
     rows = (len(raw) - header - 2) // record.itemsize
     table = np.frombuffer(raw, dtype=record, count=rows, offset=header)
+    order = np.argsort(table["buyer_ids"], kind="stable")
     arrays = {
-        name: table[name].astype(np.int64 if dtype[1] == "i" else float) for name, _t, dtype in _PG_COLUMNS
+        name: table[name][order].astype(np.int64 if dtype[1] == "i" else float)
+        for name, _t, dtype in _PG_COLUMNS
     }
     return Purchases(**arrays)
 

@@ -115,7 +115,7 @@ def test_run_reads_orders_set_based_and_writes_in_batches():
         assert 'placed_at" <= ' in order_reads[0]  # the as-of cut-off is in SQL
     # Claim, contacts, previous scores, one change batch, staging + one UPDATE + one INSERT, progress and
     # the final save: a constant, independent of the number of contacts.
-    assert len(small) <= 25
+    assert len(small) <= 28
     assert len(_queries_of_a_run(150)) == len(small)
 
 

@@ -30,7 +30,7 @@ from segments.services.scoring_compute import (
     model_check_compute,
     scores_compute,
 )
-from segments.services.scoring_write import change_rows, changes_write, score_rows, scores_write
+from segments.services.scoring_write import changes_count, changes_write, scores_write
 
 logger = logging.getLogger(__name__)
 
@@ -164,22 +164,21 @@ def scoring_run_execute(
             previous = data.history_values_read(contact_ids, as_of=as_of)
         else:
             previous = data.previous_values_read(contact_ids)
-        changes = change_rows(run, contact_ids, previous, scores, as_of)
-
-        if not run.lookback:
+        if run.lookback:
+            changes = changes_count(previous, scores)
+        else:
             phases.start("write changes")
-            _progress(run, 35, f"Recording {len(changes):,} changes", progress)
-            changes_write(changes)
+            _progress(run, 35, "Recording changes", progress)
+            changes = changes_write(run, contact_ids, previous, scores, as_of)
+            del previous
 
             phases.start("write scores")
             _progress(run, 40, "Saving scores", progress)
-            rows = score_rows(run, contact_ids, scores, as_of)
 
             def saved(done: int, total: int) -> None:
                 _progress(run, 40 + int(50 * done / max(total, 1)), f"Staged {done:,} of {total:,}", progress)
 
-            run.scores_written = scores_write(rows, progress=saved)
-            del rows
+            run.scores_written = scores_write(run, contact_ids, scores, as_of, progress=saved)
 
             if connection.vendor == "postgresql" and run.scores_written:
                 # Score rows were just rewritten: fresh planner statistics keep segment queries on good plans.
@@ -190,7 +189,7 @@ def scoring_run_execute(
         run.status = ScoringRun.Status.DONE
         run.contacts_scored = len(contact_ids)
         run.buyers = len(purchases.buyer_ids)
-        run.changes_recorded = len(changes)
+        run.changes_recorded = changes
         run.clv_fit = fit
         run.clv_missing_reason = why_no_clv
         run.progress, run.progress_note = 100, "Done"

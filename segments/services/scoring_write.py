@@ -113,45 +113,57 @@ def score_rows(
     return list(zip(*columns, strict=True))
 
 
-def change_rows(
+def _tracked(scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {
+        "segment": scores["rfm_segment"],
+        "stage": scores["lifecycle_stage"],
+        "cluster": scores["clv_cluster"],
+    }
+
+
+def changes_count(previous: dict[str, np.ndarray], scores: dict[str, np.ndarray]) -> int:
+    return sum(int((previous[name] != new).sum()) for name, new in _tracked(scores).items())
+
+
+def changes_write(
     run: ScoringRun,
     contact_ids: np.ndarray,
     previous: dict[str, np.ndarray],
     scores: dict[str, np.ndarray],
     as_of: dt.datetime,
-) -> list[tuple]:
-    """Rows for values that changed since the previous run, found by comparing whole arrays."""
+) -> int:
+    """Append a history row for every value that changed since the previous run (found by comparing whole
+    arrays), in batches, so the rows of a first run (about 3 per contact) never sit in memory at once."""
     changed_at = _utc(as_of)
-    current = {
-        "segment": scores["rfm_segment"],
-        "stage": scores["lifecycle_stage"],
-        "cluster": scores["clv_cluster"],
-    }
-    rows: list[tuple] = []
-    for field_name, new in current.items():
+    written = 0
+    for field_name, new in _tracked(scores).items():
         old = previous[field_name]
         changed = np.flatnonzero(old != new)
-        rows.extend(
-            (cid, run.pk, changed_at, field_name, o, v)
-            for cid, o, v in zip(
-                contact_ids[changed].tolist(), old[changed].tolist(), new[changed].tolist(), strict=True
+        for start in range(0, len(changed), WRITE_BATCH):
+            part = changed[start : start + WRITE_BATCH]
+            rows = [
+                (cid, run.pk, changed_at, field_name, o, v)
+                for cid, o, v in zip(
+                    contact_ids[part].tolist(), old[part].tolist(), new[part].tolist(), strict=True
+                )
+            ]
+            rows_insert(
+                table=ScoreChange._meta.db_table, columns=CHANGE_COLUMNS, rows=rows, datetime_columns=[2]
             )
-        )
-    return rows
+            written += len(rows)
+    return written
 
 
-def changes_write(rows: list[tuple]) -> None:
-    for start in range(0, len(rows), WRITE_BATCH):
-        rows_insert(
-            table=ScoreChange._meta.db_table,
-            columns=CHANGE_COLUMNS,
-            rows=rows[start : start + WRITE_BATCH],
-            datetime_columns=[2],
-        )
-
-
-def scores_write(rows: list[tuple], *, progress: Callable[[int, int], None] | None = None) -> int:
-    """Stage every row, then write only the rows whose values changed. Returns rows inserted or updated."""
+def scores_write(
+    run: ScoringRun,
+    contact_ids: np.ndarray,
+    scores: dict[str, np.ndarray],
+    as_of: dt.datetime,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Stage every contact's row (built and sent batch by batch), then write only the rows whose values
+    changed. Returns rows inserted or updated."""
     quote = connection.ops.quote_name
     table = quote(ContactScore._meta.db_table)
     staging = quote("segments_contactscore_staging")
@@ -169,8 +181,10 @@ def scores_write(rows: list[tuple], *, progress: Callable[[int, int], None] | No
         else:
             cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} AS SELECT * FROM {table} WHERE 0")
         cursor.execute(f"DELETE FROM {staging}")
-        for start in range(0, len(rows), WRITE_BATCH):
-            batch = rows[start : start + WRITE_BATCH]
+        total = len(contact_ids)
+        for start in range(0, total, WRITE_BATCH):
+            part = slice(start, start + WRITE_BATCH)
+            batch = score_rows(run, contact_ids[part], {k: v[part] for k, v in scores.items()}, as_of)
             if postgres:
                 with cursor.cursor.copy(f"COPY {staging} ({column_sql}) FROM STDIN") as copy:
                     for row in batch:
@@ -186,7 +200,7 @@ def scores_write(rows: list[tuple], *, progress: Callable[[int, int], None] | No
                     ],
                 )
             if progress:
-                progress(min(start + WRITE_BATCH, len(rows)), len(rows))
+                progress(min(start + WRITE_BATCH, total), total)
         if postgres:
             cursor.execute(f"ANALYZE {staging}")  # temp tables get no autovacuum statistics
         cursor.execute(

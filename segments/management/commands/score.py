@@ -70,6 +70,12 @@ class Command(BaseCommand):
                 )
             )
         )
+        if run.clv_fit:
+            fit = run.clv_fit["bgnbd"]
+            self.stdout.write(
+                f"CLV fit ({fit.get('model', 'bgnbd')}): {fit.get('grid_rows', 0):,} day-grid rows, "
+                f"{fit.get('iterations', 0)} iterations, {fit.get('seconds', 0):.1f} s"
+            )
         if run.clv_missing_reason:
             self.stdout.write(f"CLV not computed: {run.clv_missing_reason}")
         elif run.clv_fit and run.clv_fit.get("fallback_reason"):

@@ -27,6 +27,7 @@ from segments.models import (
 )
 from segments.rfm import segment_map_current
 from segments.rules import EXAMPLES, FIELDS, rules_errors
+from segments.scoring_report import scoring_run_report
 from segments.services import scoring_run_request, segment_evaluate, segment_export_rows
 
 
@@ -156,7 +157,12 @@ class ScoringRunAdmin(admin.ModelAdmin):
     list_filter = ("status", "trigger")
     change_list_template = "admin/segments/scoringrun/change_list.html"
     change_form_template = "admin/segments/scoringrun/change_form.html"
-    readonly_fields = [f.name for f in ScoringRun._meta.fields]
+    # The distribution and model check are drawn by the page's report, not shown as raw JSON.
+    fields = readonly_fields = [
+        f.name
+        for f in ScoringRun._meta.fields
+        if f.name not in ("id", "distribution", "model_check", "clv_fit", "phase_seconds")
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -182,6 +188,11 @@ class ScoringRunAdmin(admin.ModelAdmin):
             self.message_user(request, f"Scoring run #{run.pk} queued. Its progress shows below.")
         return HttpResponseRedirect(reverse("admin:segments_scoringrun_changelist"))
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        extra = {**(extra_context or {}), "report": scoring_run_report(run) if run else {}}
+        return super().change_view(request, object_id, form_url, extra)
+
     @admin.display(description="Progress")
     def progress_display(self, obj: ScoringRun) -> str:
         if obj.status == ScoringRun.Status.RUNNING:
@@ -201,7 +212,7 @@ class ScoringRunAdmin(admin.ModelAdmin):
                 '<span title="{}">missing: {}</span>', obj.clv_missing_reason, obj.clv_missing_reason
             )
         if obj.clv_fit:
-            return "fitted"
+            return "limit model (no drop-out)" if obj.clv_fit.get("model") == "nbd" else "fitted"
         return "—"
 
 

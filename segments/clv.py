@@ -4,6 +4,16 @@ Pure functions over numpy arrays (no database), vectorised; customers with the s
 collapsed into one weighted row before fitting, so a fit on 1M customers costs a few thousand rows per
 likelihood evaluation.
 
+Fits never stall. Customers are put on a day grid (t_x and T in whole days since the first purchase, shown
+in weeks), which collapses a million buyers to a few thousand distinct rows however fine the timestamps.
+The optimiser is L-BFGS-B with analytic gradients on bounded log-parameters and an iteration cap
+(``MAX_ITERATIONS``); there is no slow derivative-free fallback. When the data show no drop-out, the BG/NBD
+likelihood is degenerate (b, or a and b, run off towards infinity while the drop-out probability a/(a+b)
+goes to 0). That case is detected (a or b at its bound with a/(a+b) below ``NO_DROPOUT_PROBABILITY``, or a
+fit that does not converge) and the documented limit model is used instead: the NBD without drop-out
+(Ehrenberg 1959; the BG/NBD with a -> 0), where every customer is alive (P(alive) = 1) and buys at rate
+(r + x) / (alpha + T) per week. The run page names the model that was used and why.
+
 Notation (Fader, Hardie & Lee 2005): x repeat purchases, t_x time of the last purchase and T age, both
 measured in weeks from the first purchase. Gamma-Gamma: m average value of the repeat purchases (zbar).
 
@@ -15,7 +25,8 @@ measured in weeks from the first purchase. Gamma-Gamma: m average value of the r
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
@@ -38,13 +49,40 @@ class ClvFitError(Exception):
     """Why CLV could not be fitted (shown to the marketer)."""
 
 
+MAX_ITERATIONS = 500
+NO_DROPOUT_PROBABILITY = 1e-3  # a/(a+b) below this at the bound: "no drop-out"
+# Bounds on the log-parameters: wide enough for any real shop (CDNOW: r=0.24, alpha=4.4, a=0.79, b=2.4),
+# finite so a degenerate likelihood stops at the wall instead of running off.
+LOG_BOUNDS_BGNBD = [(-9.0, 6.0), (-9.0, 12.0), (-9.0, 9.0), (-9.0, 9.0)]
+LOG_BOUNDS_NBD = [(-9.0, 6.0), (-9.0, 12.0)]
+LOG_BOUNDS_GAMMA_GAMMA = [(-9.0, 9.0), (-9.0, 9.0), (-9.0, 12.0)]
+
+
 @dataclass(frozen=True)
 class BgNbdParams:
+    """BG/NBD parameters, or the NBD limit (model="nbd": no drop-out, a and b are None)."""
+
     r: float
     alpha: float
-    a: float
-    b: float
+    a: float | None
+    b: float | None
     log_likelihood: float
+    model: str = "bgnbd"
+    fallback_reason: str = ""
+    iterations: int = 0
+    grid_rows: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def day_grid_weeks(
+    first_day: np.ndarray, last_day: np.ndarray, as_of_day: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """t_x and T in weeks from whole calendar days (day numbers): the grid the models are fitted on."""
+    first_day = np.asarray(first_day, dtype=np.int64)
+    t_x = np.maximum(np.asarray(last_day, dtype=np.int64) - first_day, 0) / 7.0
+    T = np.maximum(as_of_day - first_day, 0) / 7.0
+    return t_x, T
 
 
 @dataclass(frozen=True)
@@ -56,10 +94,29 @@ class GammaGammaParams:
 
 
 def _compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Unique rows of the given columns, how many customers share each, and each customer's row."""
-    stacked = np.column_stack([np.asarray(c, dtype=float) for c in columns])
-    unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
-    return [unique[:, i] for i in range(unique.shape[1])], counts.astype(float), inverse.ravel()
+    """Unique rows of the given columns, how many customers share each, and each customer's row.
+
+    Each column is coded by its distinct values and the codes combined into one integer key, so this is a
+    1-D sort (fast at a million rows) instead of numpy's row-wise unique."""
+    codes, values = [], []
+    for column in columns:
+        distinct, code = np.unique(np.asarray(column, dtype=float), return_inverse=True)
+        values.append(distinct)
+        codes.append(code.ravel().astype(np.int64))
+    sizes = [len(v) for v in values]
+    if np.prod([float(s) for s in sizes]) >= 2**62:  # keys would overflow: fall back to row-wise unique
+        stacked = np.column_stack([np.asarray(c, dtype=float) for c in columns])
+        unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+        return [unique[:, i] for i in range(unique.shape[1])], counts.astype(float), inverse.ravel()
+    key = np.zeros(len(codes[0]) if codes else 0, dtype=np.int64)
+    for code, size in zip(codes, sizes, strict=True):
+        key = key * size + code
+    unique_keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    unique_columns = []
+    for code_values, size in zip(reversed(values), reversed(sizes), strict=True):
+        unique_columns.append(code_values[unique_keys % size])
+        unique_keys = unique_keys // size
+    return unique_columns[::-1], counts.astype(float), inverse.ravel()
 
 
 # --- BG/NBD -------------------------------------------------------------------
@@ -140,38 +197,102 @@ def bgnbd_fit(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BgNbdParams:
         gradient = -np.array([r * d_r, alpha * d_alpha, a * d_a, b * d_b]) / total
         return float(value), gradient
 
-    result = _minimize(objective, np.zeros(4))
+    started = time.monotonic()
+    result = _minimize(objective, np.zeros(4), LOG_BOUNDS_BGNBD)
     r, alpha, a, b = np.exp(result.x)
     log_likelihood = -result.fun * total
-    if not np.all(np.isfinite([r, alpha, a, b, log_likelihood])):
-        raise ClvFitError("The BG/NBD fit did not converge (non-finite parameters).")
-    return BgNbdParams(float(r), float(alpha), float(a), float(b), float(log_likelihood))
-
-
-def _minimize(objective, start: np.ndarray):
-    """L-BFGS-B with the analytic gradient on log-parameters; Nelder-Mead takes over only if it does not
-    report convergence."""
-    bounds = [(-12.0, 12.0)] * len(start)
-    best = minimize(
-        objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-13, "gtol": 1e-9}
-    )
-    if not best.success:
-        polished = minimize(
-            lambda v: objective(v)[0],
-            best.x,
-            method="Nelder-Mead",
-            options={"xatol": 1e-7, "fatol": 1e-10, "maxiter": 2000},
+    at_bound = [
+        name
+        for name, value, (low, high) in zip(("a", "b"), result.x[2:], LOG_BOUNDS_BGNBD[2:], strict=True)
+        if value >= high - 0.01
+    ]
+    dropout = a / (a + b)
+    reason = ""
+    if not result.success or not np.all(np.isfinite([r, alpha, a, b, log_likelihood])):
+        reason = f"the BG/NBD fit did not converge ({result.message})"
+    elif dropout < NO_DROPOUT_PROBABILITY:
+        reason = f"the data show no drop-out after purchases (a/(a+b) = {dropout:.1e}" + (
+            f", {' and '.join(at_bound)} at the bound)" if at_bound else ")"
         )
-        if polished.fun <= best.fun:
-            best = polished
+    if reason:
+        nbd = nbd_fit(x, T)
+        return BgNbdParams(
+            nbd.r,
+            nbd.alpha,
+            None,
+            None,
+            nbd.log_likelihood,
+            model="nbd",
+            fallback_reason=reason,
+            iterations=int(result.nit) + nbd.iterations,
+            grid_rows=len(ux),
+            seconds=round(time.monotonic() - started, 3),
+        )
+    notes = []
+    if at_bound:
+        notes.append(
+            f"{' and '.join(at_bound)} reached the bound: the drop-out probability is about the same for "
+            f"every customer ({dropout:.1%} after each purchase)."
+        )
+    return BgNbdParams(
+        float(r),
+        float(alpha),
+        float(a),
+        float(b),
+        float(log_likelihood),
+        iterations=int(result.nit),
+        grid_rows=len(ux),
+        seconds=round(time.monotonic() - started, 3),
+        notes=notes,
+    )
+
+
+def nbd_fit(x: np.ndarray, T: np.ndarray) -> BgNbdParams:
+    """The NBD without drop-out: x ~ Poisson(lambda T), lambda ~ Gamma(r, alpha). Bounded L-BFGS-B with the
+    analytic gradient, on distinct (x, T) rows."""
+    (ux, uT), weight, _ = _compress(x, T)
+    total = weight.sum()
+
+    def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        r, alpha = np.exp(log_params)
+        log_aT = np.log(alpha + uT)
+        terms = gammaln(r + ux) - gammaln(r) + r * np.log(alpha) - (r + ux) * log_aT
+        value = -(weight * terms).sum() / total
+        if not np.isfinite(value):
+            return 1e10, np.zeros(2)
+        d_r = (weight * (digamma(r + ux) - digamma(r) + np.log(alpha) - log_aT)).sum()
+        d_alpha = (weight * (r / alpha - (r + ux) / (alpha + uT))).sum()
+        return float(value), -np.array([r * d_r, alpha * d_alpha]) / total
+
+    result = _minimize(objective, np.zeros(2), LOG_BOUNDS_NBD)
+    r, alpha = np.exp(result.x)
+    if not np.isfinite(result.fun) or result.fun >= 1e10:
+        raise ClvFitError(f"The NBD fit did not converge: {result.message}")
+    log_likelihood = float(-result.fun * total)
+    iterations = int(result.nit)
+    return BgNbdParams(float(r), float(alpha), None, None, log_likelihood, model="nbd", iterations=iterations)
+
+
+def _minimize(objective, start: np.ndarray, bounds: list[tuple[float, float]]):
+    """L-BFGS-B with the analytic gradient on bounded log-parameters, at most MAX_ITERATIONS iterations.
+    If it stops short of convergence (a rough line search), one restart from where it stopped."""
+    options = {"ftol": 1e-13, "gtol": 1e-9, "maxiter": MAX_ITERATIONS}
+    best = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
+    if not best.success and np.isfinite(best.fun) and best.fun < 1e10:
+        again = minimize(objective, best.x, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
+        again.nit += best.nit
+        if again.fun <= best.fun:
+            best = again
     if not np.isfinite(best.fun) or best.fun >= 1e10:
         raise ClvFitError(f"The fit did not converge: {best.message}")
     return best
 
 
 def bgnbd_p_alive(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
     x = np.asarray(x, dtype=float)
+    if params.model == "nbd":
+        return np.ones_like(x)  # no drop-out: everyone is alive
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
     repeat = x > 0
     x1 = np.where(repeat, x, 1.0)
     log_ratio = np.log(a) - np.log(b + x1 - 1) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
@@ -194,11 +315,20 @@ def bgnbd_expected_purchases(
 def _expected_unique(
     params: BgNbdParams, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
 ) -> np.ndarray:
+    return _expected_if_alive(params, t, x, T) * bgnbd_p_alive(params, x, t_x, T)
+
+
+def _expected_if_alive(params: BgNbdParams, t: float, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Expected purchases in the next t weeks of a customer who is alive (FHL 2005, eq. 10 without its
+    P(alive) factor). Depends on (x, T) only, so callers can evaluate the costly hyp2f1 once per distinct
+    (x, T) pair rather than per (x, t_x, T) row."""
+    if params.model == "nbd":
+        return (params.r + x) / (params.alpha + T) * t
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     hyp = hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
     first = (a + b + x - 1) / (a - 1)
     second = 1 - hyp * ((alpha + T) / (alpha + T + t)) ** (r + x)
-    expected = first * second * bgnbd_p_alive(params, x, t_x, T)
+    expected = first * second
     return np.where(np.isfinite(expected), np.maximum(expected, 0.0), 0.0)
 
 
@@ -250,7 +380,7 @@ def gamma_gamma_fit(x: np.ndarray, m: np.ndarray) -> GammaGammaParams:
         d_v = (weight * (q / v - (px + q) / (xm + v))).sum()
         return float(value), -np.array([p * d_p, q * d_q, v * d_v]) / total
 
-    result = _minimize(objective, np.zeros(3))
+    result = _minimize(objective, np.zeros(3), LOG_BOUNDS_GAMMA_GAMMA)
     p, q, v = np.exp(result.x)
     if q <= 1:
         raise ClvFitError(
@@ -305,22 +435,25 @@ def clv_predict(
 
     # Everything per distinct (x, t_x, T), gathered back to customers at the end.
     (ux, utx, uT), _, inverse = _compress(x, t_x, T)
-    p_alive = bgnbd_p_alive(bgnbd, ux, utx, uT)[inverse]
     value = gamma_gamma_expected_value(gamma_gamma, x, m)
 
     # Discounted monthly cash flows: purchases expected in month i times the expected order value.
     months = max(1, int(round(conf["horizon_days"] / 30.4375)))
     monthly_rate = (1 + conf["annual_discount_rate"]) ** (1 / 12) - 1
-    discounted = np.zeros(len(ux))
-    previous = np.zeros(len(ux))
+    # The costly part (hyp2f1) depends on (x, T) only: evaluated per distinct pair, times P(alive) per row.
+    (px, pT), _, pair = _compress(ux, uT)
+    discounted = np.zeros(len(px))
+    previous = np.zeros(len(px))
     for month in range(1, months + 1):
         weeks = (conf["horizon_days"] if month == months else month * 30.4375) / 7.0
-        cumulative = _expected_unique(bgnbd, weeks, ux, utx, uT)
+        cumulative = _expected_if_alive(bgnbd, weeks, px, pT)
         discounted += (cumulative - previous) / (1 + monthly_rate) ** month
         previous = cumulative
-    expected = previous[inverse]
-    clv = discounted[inverse] * value
+    alive = bgnbd_p_alive(bgnbd, ux, utx, uT)
+    expected = (previous[pair] * alive)[inverse]
+    clv = (discounted[pair] * alive)[inverse] * value
 
+    p_alive = alive[inverse]
     cluster = value_clusters(
         p_alive=p_alive,
         predicted_clv=clv,
@@ -332,6 +465,8 @@ def clv_predict(
     fit = {
         "bgnbd": asdict(bgnbd),
         "gamma_gamma": asdict(gamma_gamma),
+        "model": bgnbd.model,
+        "fallback_reason": bgnbd.fallback_reason,
         "buyers": buyers,
         "repeat_buyers": repeat_buyers,
         "frequency_value_correlation": _correlation(x, m),

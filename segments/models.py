@@ -58,6 +58,21 @@ class ScoringRun(models.Model):
     clv_missing_reason = models.TextField(blank=True, help_text="Why this run has no CLV, if it has none.")
     error = models.TextField(blank=True)
     phase_seconds = models.JSONField(default=dict, blank=True, help_text="Seconds spent in each phase.")
+    lookback = models.BooleanField(
+        default=False,
+        help_text="A run as of a date before the latest run: it reports but leaves today's scores and "
+        "history as they are.",
+    )
+    scores_written = models.PositiveIntegerField(
+        default=0, help_text="Score rows inserted or updated (only rows whose values changed are written)."
+    )
+    distribution = models.JSONField(
+        default=dict, blank=True, help_text="R, F and M histograms and the R x F segment grid with counts."
+    )
+    model_check = models.JSONField(
+        null=True, blank=True, help_text="Calibration/holdout check of the CLV model (fit 26 weeks back)."
+    )
+    model_check_missing_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -2,14 +2,30 @@
 
 Pure functions (no database): `segments.services.scoring` feeds them arrays fetched in bulk.
 
-Ties: a score is computed from the customer's mid-rank percentile
+R and M (``quintile_scores``): a score is computed from the customer's mid-rank percentile
 ``p = (count of customers with a strictly worse value + half the customers with the same value) / n``
-and ``score = 1 + floor(5 p)``. Customers with equal values therefore always get equal scores (never the
-arbitrary splits of ``rank(method="first")``), and a score does not depend on the order of the rows.
-The price is that quintiles are not exactly 20 % each: a value shared by many customers keeps them together.
-With heavily skewed frequency (say a third or more of buyers with one order) all one-order buyers sit in one
-block, at F = 1 or 2 depending on how large the block is; some F scores may then be empty. That is the honest
-answer: those customers cannot be told apart by frequency.
+and ``score = 1 + floor(5 p)``. Customers with equal values always get equal scores (never the arbitrary
+splits of ``rank(method="first")``), and a score does not depend on the order of the rows. The price is
+that quintiles are not exactly 20 % each: a value shared by many customers keeps them together.
+
+F (``frequency_scores``): in real shops 40-80 % of buyers ordered once, so the mid-rank rule would put all
+of them in one block at F = 2 or 3 and leave F = 1 (and with it "Lost", "Promising", "New Customers")
+empty. Frequency therefore has its own rule:
+
+1. The lowest frequency value (normally: one order) always scores F = 1, however many buyers share it.
+2. The other buyers (the repeat buyers) get F = 2..5 by the same mid-rank rule over four bins:
+   ``F = 2 + floor(4 p)``, ``p`` the mid-rank percentile among repeat buyers only. Ties stay together.
+3. If that leaves one of F = 2..5 empty although the repeat buyers have at least four distinct values,
+   the fewest buyers possible are moved (whole tie groups, one score step each) so that every score is
+   used and scores still rise with frequency.
+
+Worked examples. Orders ``[1]*8 + [2, 3]`` score ``[1]*8 + [3, 5]``: the two repeat buyers have mid-rank
+percentiles 0.25 and 0.75 among repeat buyers (only two distinct repeat values, so F = 2 and 4 stay empty).
+Orders ``[1]*60 + [2]*25 + [3]*8 + [4]*4 + [5]*3``: one-order buyers F = 1; among the 40 repeat buyers
+2 orders has p = 0.3125 -> F 3, 3 orders p = 0.725 -> 4, 4 orders p = 0.875 -> 5, 5 orders p = 0.9625 -> 5.
+F = 2 would be empty with four distinct repeat values, so step 3 moves the 25 two-order buyers to F = 2,
+the 8 three-order buyers to F = 3 and the 4 four-order buyers to F = 4 (the only rising assignment that
+uses every score): final F = 1, 2, 3, 4, 5.
 """
 
 from __future__ import annotations
@@ -121,6 +137,49 @@ def quintile_scores(values: np.ndarray, *, higher_is_better: bool = True) -> np.
     equal = np.searchsorted(ordered, keys, side="right") - below
     percentile = (below + equal / 2.0) / n
     return np.clip(1 + np.floor(5 * percentile), 1, 5).astype(np.int16)
+
+
+def frequency_scores(values: np.ndarray) -> np.ndarray:
+    """F scores 1..5: the lowest value scores 1, the rest 2..5 by mid-rank (see the module docstring)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int16)
+    distinct, group, counts = np.unique(values, return_inverse=True, return_counts=True)
+    group = group.ravel()
+    group_scores = np.ones(len(distinct), dtype=np.int16)
+    if len(distinct) > 1:
+        repeat_counts = counts[1:].astype(float)
+        below = np.concatenate([[0.0], np.cumsum(repeat_counts)[:-1]])
+        percentile = (below + repeat_counts / 2.0) / repeat_counts.sum()
+        scores = np.clip(2 + np.floor(4 * percentile), 2, 5).astype(np.int64)
+        if len(repeat_counts) >= 4 and len(set(scores.tolist())) < 4:
+            scores = _fill_every_score(scores, repeat_counts)
+        group_scores[1:] = scores
+    return group_scores[group]
+
+
+def _fill_every_score(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The rising sequence from 2 to 5 (steps of 0 or 1, so every score is used) closest to `scores`,
+    moving as few customers as possible (cost: customers x score steps). Dynamic programming over the
+    distinct values (a few hundred at most)."""
+    k = len(scores)
+    levels = np.arange(2, 6)
+    cost = np.full((k, 4), np.inf)
+    step = np.zeros((k, 4), dtype=np.int8)
+    cost[0, 0] = weights[0] * abs(2 - scores[0])
+    for i in range(1, k):
+        moved = weights[i] * np.abs(levels - scores[i])
+        for level in range(4):
+            stay = cost[i - 1, level]
+            rise = cost[i - 1, level - 1] if level else np.inf
+            step[i, level] = 1 if rise < stay else 0
+            cost[i, level] = min(stay, rise) + moved[level]
+    result = np.zeros(k, dtype=np.int64)
+    level = 3
+    for i in range(k - 1, -1, -1):
+        result[i] = level + 2
+        level -= step[i, level]
+    return result
 
 
 def lifecycle_stages(

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from segments.models import ScoringRun
 from segments.rules import RuleError
+from segments.scoring_report import scoring_run_report
 from segments.selectors import rules_preview
 
 
@@ -52,4 +53,5 @@ def scoring_run_progress_view(request: HttpRequest, run_id: int) -> HttpResponse
     if not request.user.has_perm("segments.view_scoringrun"):
         return HttpResponse(status=403)
     run = get_object_or_404(ScoringRun, pk=run_id)
-    return _render(request, "segments/_run_progress.html", "segments/run_progress.html", {"run": run})
+    context = {"run": run, "report": scoring_run_report(run)}
+    return _render(request, "segments/_run_progress.html", "segments/run_progress.html", context)

@@ -107,3 +107,57 @@ def test_gamma_gamma_likelihood_is_a_density():
     ms = np.linspace(1e-6, 5000, 2_000_001)
     density = np.exp(clv.gamma_gamma_log_likelihood_terms(6.25, 3.74, 15.44, np.ones_like(ms), ms))
     assert np.trapezoid(density, ms) == pytest.approx(1.0, abs=1e-3)
+
+
+def _no_dropout_shop(buyers: int, seed: int = 1):
+    """Buyers who never drop out (a Poisson process each, gamma-distributed rates), first purchases spread
+    over two years with second-resolution timestamps, put on the day grid as the scoring run does."""
+    rng = np.random.default_rng(seed)
+    as_of = 1_780_000_000
+    first = as_of - rng.uniform(0, 730 * 86_400, buyers)
+    age = as_of - first
+    x = rng.poisson(rng.gamma(0.5, 1 / 60, buyers) / 86_400 * age)
+    last = np.where(x > 0, first + age * rng.beta(np.maximum(x, 1), 1), first)
+    t_x, T = clv.day_grid_weeks(first // 86_400, last // 86_400, as_of // 86_400)
+    return x, t_x, T, rng
+
+
+def test_no_dropout_shop_at_a_million_buyers_falls_back_to_the_nbd_without_stalling():
+    """Issue: L-BFGS-B ended ABNORMAL (a and b ran off) and Nelder-Mead then took 795 s. Now: bounded
+    parameters, an iteration cap, no derivative-free fallback, and the NBD limit model named."""
+    x, t_x, T, _ = _no_dropout_shop(1_000_000)
+    assert len(np.unique(np.column_stack([x, t_x, T]), axis=0)) < 500_000  # the day grid compresses
+    params = clv.bgnbd_fit(x, t_x, T)
+    assert params.model == "nbd" and params.a is None
+    assert "no drop-out" in params.fallback_reason
+    assert params.iterations <= 2 * clv.MAX_ITERATIONS + clv.MAX_ITERATIONS  # BG/NBD (with a restart) + NBD
+    assert params.grid_rows < 500_000
+    assert params.r == pytest.approx(0.5, rel=0.05)  # the simulated gamma shape
+
+
+def test_limit_model_predicts_and_clusters(settings):
+    x, t_x, T, rng = _no_dropout_shop(20_000, seed=2)
+    result = clv.clv_predict(x=x, t_x=t_x, T=T, m=rng.gamma(6, 10, len(x)))
+    assert result.fit["model"] == "nbd" and "no drop-out" in result.fit["fallback_reason"]
+    assert (result.p_alive == 1).all()  # no drop-out: everyone is alive
+    # Linear in time for the NBD: (r + x) / (alpha + T) per week.
+    b = result.fit["bgnbd"]
+    expected = (b["r"] + x) / (b["alpha"] + T) * (365 / 7)
+    assert np.allclose(result.expected_purchases, expected)
+    assert set(result.cluster) <= {"High", "Medium", "Low", "Inactive"}
+
+
+def test_cdnow_fit_is_not_a_fallback_and_reports_its_grid(cdnow):
+    params = clv.bgnbd_fit(cdnow["x"], cdnow["t_x"], cdnow["T"])
+    assert params.model == "bgnbd" and params.fallback_reason == ""
+    assert 0 < params.iterations < clv.MAX_ITERATIONS
+    assert params.grid_rows <= len(cdnow["x"])
+
+
+def test_compress_keeps_rows_and_weights():
+    a = np.array([1.0, 2.0, 1.0, 2.0, 3.0])
+    b = np.array([0.5, 0.5, 0.5, 0.25, 0.5])
+    (ua, ub), weight, inverse = clv._compress(a, b)
+    assert list(zip(ua, ub, strict=True)) == [(1.0, 0.5), (2.0, 0.25), (2.0, 0.5), (3.0, 0.5)]
+    assert weight.tolist() == [2, 1, 1, 1]
+    assert (ua[inverse] == a).all() and (ub[inverse] == b).all()

@@ -27,13 +27,60 @@ def test_lower_recency_is_better():
     assert scores.tolist() == [5, 1, 4, 2, 3]
 
 
-def test_skewed_frequency_keeps_one_order_buyers_together_at_the_bottom():
-    # 40 % of buyers ordered once, then a long tail.
-    frequency = np.array([1] * 40 + [2] * 20 + [3] * 15 + [4] * 10 + [6] * 10 + [12] * 5)
-    scores = rfm.quintile_scores(frequency)
-    assert set(scores[frequency == 1]) == {2}  # mid-rank 0.2 -> one block, not split into F1/F2
-    assert scores[frequency == 12].tolist() == [5] * 5
-    assert (np.diff(scores[np.argsort(frequency, kind="stable")]) >= 0).all()  # monotone
+def test_issue_reproduction_one_order_buyers_score_f1():
+    # Before the fix: [3]*8 + [5, 5] (F = 1 never occurred, two-order buyers were "Champions").
+    assert rfm.frequency_scores(np.array([1] * 8 + [2, 3])).tolist() == [1] * 8 + [3, 5]
+
+
+def test_worked_example_of_the_docstring_fills_every_score():
+    frequency = np.array([1] * 60 + [2] * 25 + [3] * 8 + [4] * 4 + [5] * 3)
+    scores = rfm.frequency_scores(frequency)
+    assert [int(scores[frequency == v][0]) for v in (1, 2, 3, 4, 5)] == [1, 2, 3, 4, 5]
+
+
+def _skewed_shop(one_order_share: float, buyers: int = 5000) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    once = int(round(one_order_share * buyers))
+    repeat = 1 + rng.geometric(0.35, buyers - once)  # 2, 3, 4, ... orders, a long tail
+    return rng.permutation(np.concatenate([np.ones(once, dtype=int), repeat]))
+
+
+@pytest.mark.parametrize("share", [0.4, 0.6, 0.8])
+def test_skewed_shops_keep_f1_for_one_order_buyers_and_use_every_score(share):
+    frequency = _skewed_shop(share)
+    scores = rfm.frequency_scores(frequency)
+    assert set(scores[frequency == 1].tolist()) == {1}
+    assert set(scores[frequency > 1].tolist()) == {2, 3, 4, 5}
+    for value in np.unique(frequency):  # ties stay together
+        assert len(set(scores[frequency == value].tolist())) == 1
+    order = np.argsort(frequency, kind="stable")
+    assert (np.diff(scores[order]) >= 0).all()  # more orders never score lower
+    # Repeat buyers spread over four scores: none of them holds more than half of the repeat buyers.
+    assert np.bincount(scores, minlength=6)[2:].max() <= 0.5 * (frequency > 1).sum()
+
+
+def test_all_one_order_buyers_score_f1():
+    assert set(rfm.frequency_scores(_skewed_shop(1.0)).tolist()) == {1}
+
+
+@pytest.mark.parametrize("share", [0.4, 0.6, 0.8, 1.0])
+def test_skewed_shops_reach_lost_new_and_promising(share):
+    """With F = 1 populated, the segments built on it exist wherever recency allows."""
+    frequency = _skewed_shop(share)
+    rng = np.random.default_rng(3)
+    recency = rng.integers(0, 700, len(frequency))
+    r = rfm.quintile_scores(recency, higher_is_better=False)
+    f = rfm.frequency_scores(frequency)
+    m = rfm.quintile_scores(rng.gamma(2, 30, len(frequency)))
+    names = set(rfm.segment_map_build(rfm.DEFAULT_SEGMENT_MAP).lookup(r, f, m).tolist())
+    assert {"Lost", "New Customers", "Promising", "Hibernating", "About To Sleep"} <= names
+    if share < 1:
+        assert names == set(rfm.segment_map_build(rfm.DEFAULT_SEGMENT_MAP).names)
+
+
+def test_five_distinct_values_use_every_score_whatever_their_shares():
+    frequency = np.array([1] * 900 + [2] * 90 + [3] * 5 + [4] * 3 + [9] * 2)
+    assert sorted(set(rfm.frequency_scores(frequency).tolist())) == [1, 2, 3, 4, 5]
 
 
 def test_all_equal_values_score_in_the_middle():

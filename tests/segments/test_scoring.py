@@ -93,17 +93,30 @@ def test_clv_is_fitted_and_stored_when_there_is_enough_data():
     assert len({s.clv_cluster for s in rows}) >= 3
 
 
-def test_run_reads_orders_set_based_and_writes_in_batches():
-    _shop(60)
+def _queries_of_a_run(n_buyers: int) -> list[str]:
+    ContactScore.objects.all().delete()
+    Contact.objects.all().delete()
+    _shop(n_buyers, seed=n_buyers)
     with CaptureQueriesContext(connection) as queries:
-        _run()
-    order_reads = [q["sql"] for q in queries.captured_queries if 'FROM "contacts_order"' in q["sql"]]
-    # One GROUP BY for the aggregates, one window query for the first purchase day's orders.
-    assert len(order_reads) == 2
-    assert "GROUP BY" in order_reads[0] and "OVER" in order_reads[1]
-    # Claim, contacts, previous scores, changes (3 fields), one upsert batch, progress and final save:
-    # a constant, independent of the number of contacts.
-    assert len(queries.captured_queries) <= 20
+        run = _run()
+    assert run.status == "done", run.error
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def test_run_reads_orders_set_based_and_writes_in_batches():
+    small = _queries_of_a_run(60)
+    order_reads = [sql for sql in small if 'FROM "contacts_order"' in sql]
+    if connection.vendor == "postgresql":
+        assert order_reads == []  # one binary COPY of one GROUP BY query (Django does not log COPY)
+    else:
+        # One GROUP BY for the aggregates, one window query for the first purchase day's orders.
+        assert len(order_reads) == 2
+        assert "GROUP BY" in order_reads[0] and "OVER" in order_reads[1]
+        assert 'placed_at" <= ' in order_reads[0]  # the as-of cut-off is in SQL
+    # Claim, contacts, previous scores, one change batch, staging + one UPDATE + one INSERT, progress and
+    # the final save: a constant, independent of the number of contacts.
+    assert len(small) <= 28
+    assert len(_queries_of_a_run(150)) == len(small)
 
 
 def test_changes_are_recorded_only_when_a_value_changes():
@@ -112,7 +125,7 @@ def test_changes_are_recorded_only_when_a_value_changes():
     idle = contact()
     first = _run()
     assert set(ScoreChange.objects.filter(run=first).values_list("contact_id", "field", "old", "new")) == {
-        (buyer.pk, "segment", "", "Need Attention"),  # a lone buyer is the median: 3-3-3
+        (buyer.pk, "segment", "", "About To Sleep"),  # a lone buyer: R and M the median 3, F = 1
         (buyer.pk, "stage", "", "new"),
         (idle.pk, "stage", "", "never"),
     }
@@ -190,3 +203,89 @@ def test_lost_and_dead_runs_stop_blocking(django_capture_on_commit_callbacks):
     dead.refresh_from_db()
     assert lost.status == "failed" and "never started" in lost.error
     assert dead.status == "failed" and "worker lost" in dead.error
+
+
+def test_as_of_cuts_off_later_orders():
+    # Issue reproduction: orders on 2024-01-01 and 2024-06-01, as of 2024-03-01 gave frequency 2,
+    # recency 0 and stage "active".
+    buyer = contact()
+    for day in ("2024-01-01", "2024-06-01"):
+        Order.objects.create(
+            external_id=f"cut-{day}",
+            contact=buyer,
+            placed_at=dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC),
+            total=20,
+        )
+    run = _run(dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
+    score = ContactScore.objects.get(contact=buyer)
+    assert (score.frequency, score.recency_days, score.lifecycle_stage) == (1, 60, "active")
+    assert score.last_order_at == dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    assert run.buyers == 1
+
+
+def test_recency_counts_calendar_days_not_24_hour_blocks():
+    # Issue reproduction: as of 12:00, orders 2 days ago at 09:00 and at 13:00 got recency 2 and 1.
+    as_of = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+    morning, afternoon = contact(), contact()
+    for who, hour in ((morning, 9), (afternoon, 13)):
+        Order.objects.create(
+            external_id=f"cal-{hour}",
+            contact=who,
+            placed_at=dt.datetime(2026, 5, 30, hour, tzinfo=dt.UTC),
+            total=20,
+        )
+    _run(as_of)
+    assert set(ContactScore.objects.filter(frequency=1).values_list("recency_days", flat=True)) == {2}
+
+
+def test_calendar_days_are_the_shops_time_zone(settings):
+    settings.TIME_ZONE = "America/New_York"
+    buyer = contact()
+    # 2026-05-31 02:00 UTC is still 2026-05-30 (22:00) in New York: two New York days before June 1st.
+    Order.objects.create(
+        external_id="tz", contact=buyer, placed_at=dt.datetime(2026, 5, 31, 2, tzinfo=dt.UTC), total=20
+    )
+    _run(dt.datetime(2026, 6, 1, 16, 0, tzinfo=dt.UTC))  # 12:00 in New York
+    assert ContactScore.objects.get(contact=buyer).recency_days == 2
+
+
+def test_a_look_back_run_reads_history_as_of_its_date_and_writes_nothing():
+    buyer = contact()
+    orders(buyer, (10, 50))
+    first = _run()
+    later = _run(AS_OF + dt.timedelta(days=200))
+    assert not first.lookback and not later.lookback
+    stored = list(ContactScore.objects.values_list("contact_id", "lifecycle_stage", "scored_at"))
+    history = ScoreChange.objects.count()
+
+    back = _run(AS_OF + dt.timedelta(days=5))  # before `later`: a look-back
+    assert back.status == "done" and back.lookback
+    # Against the history as it stood then (stage "new", recorded by `first`) nothing changed; against
+    # today's scores ("defecting") it would have.
+    assert back.changes_recorded == 0
+    assert back.distribution["stages"] == {"new": 1}
+    assert list(ContactScore.objects.values_list("contact_id", "lifecycle_stage", "scored_at")) == stored
+    assert ScoreChange.objects.count() == history
+
+
+def test_a_rerun_on_unchanged_data_writes_no_score_row():
+    _shop(80)
+    first = _run()
+    assert first.scores_written == 80
+    again = _run(AS_OF + dt.timedelta(hours=1))  # same calendar day: nothing moved
+    assert again.scores_written == 0 and again.changes_recorded == 0
+    assert set(ContactScore.objects.values_list("run_id", flat=True)) == {first.pk}
+    day_later = _run(AS_OF + dt.timedelta(days=1))  # recency moved for every buyer
+    assert day_later.scores_written == 80
+
+
+def test_run_stores_the_score_distribution():
+    _shop(120)
+    run = _run()
+    dist = run.distribution
+    assert dist["buyers"] == 120
+    assert sum(dist["histograms"]["f"]) == 120 and dist["histograms"]["f"][0] > 0  # F = 1 is used
+    assert sum(cell["count"] for row in dist["grid"] for cell in row) == 120
+    assert [cell["r"] for cell in dist["grid"][0]] == [5] * 5  # best recency on top
+    assert dist["grid"][4][0]["segment"] == "Lost"
+    assert sum(dist["segments"].values()) == 120

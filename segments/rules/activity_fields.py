@@ -66,9 +66,9 @@ def _compile_purchase_count(cond: dict, ctx: _Context) -> Q:
     if op == "gte" and value == 0:
         return Q()
     if op in ("gt", "gte", "eq"):  # value >= 1: only buyers qualify
-        return _buyers_having(ctx, cond, Count("pk"), op, value)
+        return _buyers_having(ctx, cond, Count("*"), op, value)
     # lt, lte, ne: contacts without purchases qualify too; a correlated count stays linear.
-    counted = orders.order_by().values("contact_id").annotate(n=Count("pk")).values("n")
+    counted = orders.order_by().values("contact_id").annotate(n=Count("*")).values("n")
     return _compare(Coalesce(Subquery(counted), Value(0)), op, value)
 
 

@@ -236,3 +236,24 @@ def test_csv_safe_cells():
     assert csv_safe("plain") == "plain"
     assert csv_safe(None) == ""
     assert csv_safe(5) == "5"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans")
+def test_contact_score_changelist_order_is_read_from_its_index():
+    """Predicted CLV DESC NULLS LAST, then -pk: the index has exactly that order (no sort of 1M rows)."""
+    from django.db import transaction
+
+    for i in range(5):
+        ContactScore.objects.create(contact=contact(), predicted_clv=i if i else None)
+    from django.contrib.admin.sites import site
+    from django.db.models import F
+
+    model_admin = site._registry[ContactScore]
+    assert model_admin.ordering == (F("predicted_clv").desc(nulls_last=True),)
+    query = ContactScore.objects.order_by(F("predicted_clv").desc(nulls_last=True), "-pk")[:100]
+    sql, params = query.query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "score_clv_desc_idx" in plan and "Sort" not in plan, plan

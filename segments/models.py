@@ -100,12 +100,6 @@ class ContactScore(models.Model):
             models.Index(fields=["r_score", "f_score", "m_score"], name="score_rfm_idx"),
             models.Index(fields=["predicted_clv"], name="score_clv_idx"),
             models.Index(fields=["p_alive"], name="score_p_alive_idx"),
-            # The scores changelist's order (predicted CLV DESC NULLS LAST, then -pk): read in index order.
-            models.Index(
-                models.F("predicted_clv").desc(nulls_last=True),
-                models.F("contact_id").desc(),
-                name="score_clv_desc_idx",
-            ),
         ]
 
     def __str__(self) -> str:

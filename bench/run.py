@@ -130,7 +130,10 @@ def main() -> int:
     try:
         import psycopg
 
-        with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as conn:
+        # The maintenance database: the one named in the URL need not exist (scripts use test_<name>).
+        params = psycopg.conninfo.conninfo_to_dict(url.replace("postgres://", "postgresql://", 1))
+        params["dbname"] = "postgres"
+        with psycopg.connect(**params) as conn:
             server = conn.execute("SHOW server_version").fetchone()[0]
     except Exception:  # noqa: BLE001 - only for the header
         server = "?"

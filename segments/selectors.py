@@ -72,12 +72,16 @@ def query_time_limit(milliseconds: int) -> Iterator[None]:
         finally:
             raw.set_progress_handler(None, 0)
         return
-    try:
+    nested = connection.in_atomic_block  # inside a caller's transaction our savepoint's SET LOCAL
+    try:  # would outlive the block (RELEASE keeps it): put the default back before leaving
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL statement_timeout = %s", [int(milliseconds)])
             yield
+            if nested and connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL statement_timeout = DEFAULT")
     except OperationalError as exc:
         if "statement timeout" in str(exc) or "canceling statement" in str(exc):
             raise QueryTooSlow from exc

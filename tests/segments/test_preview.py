@@ -58,7 +58,8 @@ def test_over_budget_preview_says_about_n_from_the_saved_size_and_asks_for_the_e
     assert 'hx-trigger="load"' in body and 'hx-sync="closest .segment-editor:replace"' in body
     assert "&quot;rules&quot;" in body  # the rules travel with the count request
 
-    with django_assert_num_queries(6 if PG else 3):  # session, user, count (+ savepoint, timeout, release)
+    # session, user, count (+ savepoint, timeout, timeout back to default, release)
+    with django_assert_num_queries(7 if PG else 3):
         exact = admin_client.post(COUNT, data, headers={"HX-Request": "true"})
     assert 'data-testid="match-count">16<' in exact.content.decode()
 
@@ -93,6 +94,18 @@ def test_count_endpoint_reports_rule_errors_and_needs_permission(admin_client):
     assert "have problems" in bad.content.decode()
     assert Client().post(COUNT, {"rules": "{}"}).status_code == 302  # staff only
     assert admin_client.get(COUNT).status_code == 405
+
+
+@pytest.mark.skipif(not PG, reason="statement_timeout is PostgreSQL's")
+def test_the_time_limit_does_not_outlive_its_block_inside_a_transaction():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        before = cursor.fetchone()[0]
+        with query_time_limit(250):
+            cursor.execute("SHOW statement_timeout")
+            assert cursor.fetchone()[0] == "250ms"
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == before
 
 
 def test_query_time_limit_stops_a_slow_query_and_leaves_the_connection_usable():

@@ -56,7 +56,8 @@ def throwaway_database() -> Iterator[None]:
     """Create the test database (migrated), yield, destroy it whatever happens."""
     from django.db import connection
 
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    old_name = connection.settings_dict["NAME"]  # create_test_db returns the TEST name, not this one
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         print(f"Database: {connection.vendor} ({connection.settings_dict['NAME']})", flush=True)
         yield

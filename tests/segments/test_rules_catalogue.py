@@ -23,6 +23,13 @@ def test_tag_names_compare_case_insensitively():
     assert _members({"field": "tags", "operator": "has_any", "value": ["vip"]}) == {vip.pk}
     assert _members({"field": "tags", "operator": "has_all", "value": ["Vip", "vIP"]}) == {vip.pk}
     assert _members({"field": "tags", "operator": "has_none", "value": ["vip", "REGULAR"]}) == {untagged.pk}
+    assert _members({"field": "tags", "operator": "has_any", "value": ["nobody-has-it"]}) == set()
+    assert _members({"field": "tags", "operator": "has_none", "value": ["nobody-has-it"]}) == {
+        vip.pk,
+        regular.pk,
+        untagged.pk,
+    }
+    assert _members({"field": "tags", "operator": "has_all", "value": ["vip", "nobody-has-it"]}) == set()
 
 
 def test_attribute_text_compares_case_insensitively_and_numbers_exactly():

@@ -154,6 +154,17 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # created by journey services. Apps add their entries in winback/schedule.py.
 from winback.schedule import CELERY_BEAT_SCHEDULE  # noqa: E402,F401
 
+# --- perf: separate Celery queues (README, section bench) --------------------
+# WINBACK_SPLIT_QUEUES=true routes journey work to the queue "journeys", message delivery to "messaging"
+# and scoring/segment counts to "scoring", so each gets its own workers (`celery worker -Q journeys`).
+# Off by default: one worker consumes the default queue "celery".
+if env_bool("WINBACK_SPLIT_QUEUES", False):
+    CELERY_TASK_ROUTES = {
+        "journeys.*": {"queue": "journeys"},
+        "messaging.*": {"queue": "messaging"},
+        "segments.*": {"queue": "scoring"},
+    }
+
 # --- Email ----------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")

@@ -30,6 +30,7 @@ def editor(request, journey):
     context = {
         **admin.site.each_context(request),
         "title": f"{journey.name}: journey editor",
+        "is_nav_sidebar_enabled": False,  # the canvas needs the width
         "journey": journey,
         "editable": editable,
         "palette": palette(),

@@ -141,7 +141,7 @@ def draft_layout(*, journey: Journey, etag: str | None) -> None:
     branch order; steps nobody reaches go to a last column."""
     journey = _locked(journey, etag)
     steps = list(Step.objects.filter(journey=journey, version=None).order_by("y", "x", "id"))
-    out: dict[int, list[int]] = defaultdict(list)
+    out: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for edge in Edge.objects.filter(journey=journey, version=None).select_related("from_step"):
         kind = registry.get(edge.from_step.kind)
         order = kind.branches(edge.from_step.config) if kind else []
@@ -163,7 +163,7 @@ def draft_layout(*, journey: Journey, etag: str | None) -> None:
     rows: dict[int, int] = defaultdict(int)
     for step in steps:
         column = depth.get(step.id, last)
-        step.x, step.y = 40 + column * 300, 40 + rows[column] * 170
+        step.x, step.y = 30 + column * 290, 30 + rows[column] * 160
         rows[column] += 1
     Step.objects.bulk_update(steps, ["x", "y"])
     _touch(journey)

@@ -102,8 +102,7 @@
       '<div class="je-node-head"><span class="je-node-kind">' + esc(step.label) + "</span>" + flag + "</div>" +
       '<div class="je-node-name">' + esc(step.name) + "</div>" +
       '<div class="je-node-summary">' + esc(step.summary) + "</div>" +
-      (step.problems.length ? '<ul class="je-node-problems">' + step.problems.slice(0, 2).map(function (p) {
-        return '<li class="je-' + p.level + '">' + esc(p.message) + "</li>"; }).join("") + "</ul>" : "") +
+      (errors ? '<div class="je-node-problem je-error" data-problem>' + esc(step.problems[0].message) + "</div>" : "") +
       '<div class="je-node-counts" data-counts-for="' + esc(step.key) + '"></div></div>';
   }
 
@@ -194,6 +193,24 @@
     });
   }
 
+  /* Zoom out (never in) so the whole graph fits the canvas; scales from the top-left corner. */
+  function fit() {
+    if (!state.graph.steps.length) return;
+    var maxX = 0, maxY = 0;
+    state.graph.steps.forEach(function (s) {
+      var node = $("#node-" + s.id, canvas);
+      maxX = Math.max(maxX, s.x + (node ? node.offsetWidth : 220) + 70);
+      maxY = Math.max(maxY, s.y + (node ? node.offsetHeight : 120) + 20);
+    });
+    var zoom = Math.max(0.5, Math.min(1, canvas.clientWidth / maxX, canvas.clientHeight / maxY));
+    df.zoom = zoom;
+    df.canvas_x = 0;
+    df.canvas_y = 0;
+    df.precanvas.style.transform = "translate(0px, 0px) scale(" + zoom + ")";
+    placeLabels();
+  }
+  E.fit = fit;
+
   function toolbar() {
     var j = state.graph.journey;
     $("[data-status]", root).textContent = j.status_label;
@@ -208,6 +225,7 @@
     var enable = { pause: j.status === "active", resume: j.status === "paused", archive: j.status !== "archived",
       "run-entry": j.status === "active", publish: j.status !== "archived" };
     Object.keys(enable).forEach(function (a) { var b = $('[data-action="' + a + '"]', root); if (b) b.disabled = !enable[a]; });
+    ["pause", "resume"].forEach(function (a) { var b = $('[data-action="' + a + '"]', root); if (b) b.hidden = !enable[a]; });
     var undo = $('[data-action="undo"]', root), redo = $('[data-action="redo"]', root);
     if (undo) undo.disabled = !state.undo.length;
     if (redo) redo.disabled = !state.redo.length;
@@ -392,7 +410,7 @@
       var name = action.getAttribute("data-action");
       if (name === "undo") E.undo();
       else if (name === "redo") E.redo();
-      else if (name === "layout") post(urls.layout);
+      else if (name === "layout") post(urls.layout).then(function (g) { if (g) fit(); });
       else if (name === "close-dialog") $("#je-dialog").close();
       else if (name === "close-panel") { closePanelIf(); }
       else if (name === "delete-step") removeStep(action.getAttribute("data-key"));
@@ -416,6 +434,11 @@
       if (e.detail.target.id === "je-dialog-body") { var d = $("#je-dialog"); if (!d.open) d.showModal(); }
       if (e.detail.target.id === "je-panel") showWhen(e.detail.target);
     });
+    document.body.addEventListener("htmx:afterSettle", function (e) {
+      // The panel's controls are live (htmx has processed them): tests and keyboard users may start.
+      var body = e.detail.target.id === "je-panel" && $(".je-panel-body", e.detail.target);
+      if (body) body.setAttribute("data-ready", "");
+    });
     document.body.addEventListener("graphChanged", function () { refresh(true); loadCounts(); });
     document.body.addEventListener("change", function (e) { if (e.target.closest("#je-panel")) showWhen($("#je-panel")); });
   }
@@ -430,6 +453,7 @@
   }
 
   E.state = state;
+  E.canvas = function () { return df; };
   E.start = function () {
     root = document.getElementById("journey-editor");
     canvas = document.getElementById("je-canvas");
@@ -438,6 +462,7 @@
     wireCanvas();
     wirePage();
     apply(data.graph);
+    fit();
     loadCounts();
     setInterval(loadCounts, 10000); // at most every 10 s
   };

@@ -30,6 +30,16 @@ class Problem:
         return asdict(self)
 
 
+# (kind, config key) -> what the marketer should do, for the messages validate() words for developers.
+FRIENDLY = {
+    ("entry", "every"): "The entry has no schedule: set when it runs.",
+    ("entry", "period"): "The entry has no schedule: set when it runs.",
+    ("entry", "crontab"): "The entry's crontab is not valid: fix when it runs.",
+    ("wait", "days"): "A wait of zero: give it a duration.",
+    ("engagement", "step_key"): "Pick the message step to check.",
+}
+
+
 def _config_messages(step: Step, exc: ValidationError) -> list[str]:
     if not step.config:
         return ["Not set up yet: click the step and fill in its form."]
@@ -38,7 +48,9 @@ def _config_messages(step: Step, exc: ValidationError) -> list[str]:
     messages = []
     for key, errors in exc.message_dict.items():
         word = REFERENCES.get(key, (None, None, None))[2]
-        if word and step.config.get(key) not in (None, ""):
+        if (step.kind, key) in FRIENDLY:
+            messages.append(FRIENDLY[(step.kind, key)])
+        elif word and step.config.get(key) not in (None, ""):
             messages.append(f"The {word} it uses no longer exists: pick another one.")
         elif word:
             messages.append(f"Pick a {word}.")

@@ -268,8 +268,48 @@ def test_live_counts_cost_a_fixed_number_of_queries(marketer, live, segment_ever
     journeys_tick()
     with CaptureQueriesContext(connection) as large:
         second = marketer.get(url).json()
-    assert len(large.captured_queries) == len(small.captured_queries)
+    assert (
+        len(large.captured_queries) == len(small.captured_queries) == 9
+    )  # session, user, 2 permission, journey + 4 counts
     assert second["nodes"][coupon_key]["passed"] == 27
     waiting = base(live) + f"counts/{Step.objects.get(journey=live, version=None, name='wait').key}/waiting/"
     listing = marketer.get(waiting)
     assert listing.content.count(b"/explain/") == 27
+
+
+def test_problems_name_what_to_fix_in_words(marketer, journey, segment_everyone, pool):
+    entry = Step.objects.create(
+        journey=journey, kind="entry", name="Start", config={"segment_id": segment_everyone.pk}
+    )
+    wait = Step.objects.create(
+        journey=journey, kind="wait", name="Zero", config={"mode": "duration", "seconds": 0}
+    )
+    coupon = Step.objects.create(
+        journey=journey, kind="assign_coupon", name="Code", config={"pool_id": pool.pk}
+    )
+    Step.objects.create(journey=journey, kind="entry", name="Second start", config={})
+    Edge.objects.create(journey=journey, from_step=entry, branch="next", to_step=wait)
+    Edge.objects.create(journey=journey, from_step=wait, branch="next", to_step=coupon)
+    journey.holdout_percent = 10
+    journey.save()
+    Step.objects.create(journey=journey, kind="send_email", name="Mail", config={"template_id": 999})
+    pool.is_active = False
+    pool.save()
+    problems = {(p["level"], p["message"]) for p in graph_of(marketer, journey)["problems"]}
+    assert ("error", "The entry has no schedule: set when it runs.") in problems
+    assert ("error", "A wait of zero: give it a duration.") in problems
+    assert ("error", "A journey has exactly one entry step: remove this one.") in problems
+    assert ("error", "The template it uses no longer exists: pick another one.") in problems
+    assert ("error", f"The pool “{pool.name}” is inactive: it hands out no codes.") in problems
+    assert (
+        "warning",
+        "The “exhausted” branch leads nowhere: contacts there complete the journey.",
+    ) in problems
+    assert any(level == "warning" and "no conversion goal" in message for level, message in problems)
+
+
+def test_auto_layout_puts_each_step_in_the_column_of_its_distance_from_the_entry(marketer, live):
+    response = edit(marketer, live, "layout/", {})
+    assert response.status_code == 200
+    columns = {s.name: s.x for s in Step.objects.filter(journey=live, version=None)}
+    assert columns["entry"] < columns["check"] < columns["coupon"] < columns["mail"] < columns["wait"]

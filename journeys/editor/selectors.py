@@ -79,7 +79,11 @@ def step_summary(step: Step, names: Names, message_steps: dict[str, str]) -> str
                 return f"Wait until {WEEKDAYS[int(config['weekday'])].title()} {config['time']}"
             if config.get("mode") == "date":
                 return f"Wait until {config.get('at', '')[:16].replace('T', ' ')}"
-            return f"Wait {duration_human(int(config.get('seconds') or 0))}"
+            seconds = int(config.get("seconds") or 0) or sum(
+                int(config.get(unit) or 0) * size
+                for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60))
+            )
+            return f"Wait {duration_human(seconds)}" if seconds else "Wait: no duration yet"
         if step.kind in ("send_email", "send_sms", "send_push"):
             return f"Send {_named(config, 'template_id', names)}"
         if step.kind == "assign_coupon":

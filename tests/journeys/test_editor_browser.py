@@ -243,3 +243,78 @@ def test_marketer_changes_a_live_journey_and_moves_contacts_to_v2(marketer_page,
     journey.refresh_from_db()
     assert journey.current_version.number == 2
     assert Enrollment.objects.filter(journey=journey, version=journey.current_version).count() == 5
+
+
+def _small_draft() -> Journey:
+    everyone = Segment.objects.create(name="Everyone", rules={})
+    journey = journey_build(
+        "Keyboard",
+        {
+            "Start": ("entry", {"segment_id": everyone.pk, "every": 1, "period": "days"}),
+            "Two days": ("wait", {"days": 2}),
+            "Done": ("end", {}),
+        },
+        [("Start", "next", "Two days"), ("Two days", "next", "Done")],
+        publish=False,
+    )
+    for name, x in (("Start", 30), ("Two days", 330), ("Done", 700)):
+        Step.objects.filter(journey=journey, name=name).update(x=x, y=40)
+    return journey
+
+
+def test_keyboard_moves_deletes_and_undoes_and_edges_can_be_removed(marketer_page, live_server):
+    page = marketer_page
+    journey = _small_draft()
+    page.goto(f"{live_server.url}/journeys/{journey.pk}/editor/")
+    wait = node(page, "Two days")
+    wait.focus()
+    page.keyboard.press("ArrowRight")
+    expect(wait).to_have_attribute("style", re.compile("left: 350px"))
+    assert Step.objects.get(journey=journey, name="Two days").x == 350
+    node(page, "Two days").focus()
+    page.keyboard.press("Delete")
+    expect(page.locator("[data-step-key]")).to_have_count(2)
+    expect(page.locator("svg.connection[data-branch]")).to_have_count(0)
+    page.keyboard.press("Control+z")
+    expect(page.locator("[data-step-key]")).to_have_count(3)
+    expect(page.locator("svg.connection[data-branch]")).to_have_count(2)
+    assert Step.objects.filter(journey=journey, version=None).count() == 3
+
+    wait_key = node(page, "Two days").get_attribute("data-step-key")
+    x, y = page.locator(f'svg.connection[data-from="{wait_key}"] path.main-path').evaluate(
+        "p => { const m = p.getScreenCTM(), q = p.getPointAtLength(p.getTotalLength() / 2);"
+        " return [q.x * m.a + m.e, q.y * m.d + m.f]; }"
+    )
+    page.mouse.click(x, y)
+    page.keyboard.press("Delete")
+    expect(page.locator("svg.connection[data-branch]")).to_have_count(1)
+    expect(node(page, "Two days").locator('.output[data-branch="next"]')).to_have_class(
+        re.compile("je-loose")
+    )
+    page.locator('[data-action="undo"]').click()
+    expect(page.locator("svg.connection[data-branch]")).to_have_count(2)
+    page.locator('[data-action="redo"]').click()
+    expect(page.locator("svg.connection[data-branch]")).to_have_count(1)
+    shot(page, "editor-keyboard")
+
+
+def test_analyst_sees_the_editor_read_only(page, live_server, django_user_model):
+    from contacts.services.roles import ANALYST
+
+    journey = _small_draft()
+    roles_sync()
+    user = django_user_model.objects.create_user("ana", "ana@example.com", "password", is_staff=True)
+    user.groups.add(Group.objects.get(name=ANALYST))
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"{live_server.url}/admin/login/")
+    page.get_by_label("Username").fill("ana")
+    page.get_by_label("Password").fill("password")
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{live_server.url}/journeys/{journey.pk}/editor/")
+    expect(page.get_by_text("Read only: you may view this journey.")).to_be_visible()
+    expect(page.locator('[data-action="publish"]')).to_have_count(0)
+    expect(page.locator(".je-kind[draggable]")).to_have_count(0)
+    node(page, "Two days").click()
+    expect(page.locator("#je-panel #id_step-amount")).to_be_disabled()
+    expect(page.locator("#je-panel").get_by_role("button", name="Save step")).to_have_count(0)
+    shot(page, "editor-read-only")

@@ -373,7 +373,7 @@
     });
     canvas.addEventListener("keydown", function (e) {
       var node = e.target.closest && e.target.closest("[data-step-key]");
-      if (!node || e.target !== node) return;
+      if (!node || e.target !== node || df.connection_selected) return; // a selected line: Drawflow removes it
       var key = node.getAttribute("data-step-key"), s = stepByKey(key);
       var moves = { ArrowLeft: [-20, 0], ArrowRight: [20, 0], ArrowUp: [0, -20], ArrowDown: [0, 20] };
       if (e.key === "Enter" || e.key === " ") { e.preventDefault(); openPanel(key); }
@@ -383,6 +383,10 @@
         state.focusKey = key;
         moveStep(key, Math.max(s.x + moves[e.key][0], 0), Math.max(s.y + moves[e.key][1], 0));
       }
+    });
+    canvas.addEventListener("mousedown", function (e) {
+      // A line or the background was picked: the step that had the keyboard focus no longer does.
+      if (!e.target.closest("[data-step-key]") && document.activeElement && document.activeElement.blur) document.activeElement.blur();
     });
     canvas.addEventListener("dragover", function (e) { if (data.editable) e.preventDefault(); });
     canvas.addEventListener("drop", function (e) {
@@ -419,6 +423,7 @@
     document.addEventListener("keydown", function (e) {
       var typing = /^(INPUT|TEXTAREA|SELECT)$/.test((e.target.tagName || "")) || e.target.isContentEditable;
       if (typing || !data.editable) return;
+      if ((e.key === "Delete" || e.key === "Backspace") && df.connection_selected) { e.preventDefault(); df.removeConnection(); return; }
       var mod = e.ctrlKey || e.metaKey;
       if (mod && !e.shiftKey && e.key.toLowerCase() === "z") { e.preventDefault(); E.undo(); }
       else if (mod && (e.key.toLowerCase() === "y" || (e.shiftKey && e.key.toLowerCase() === "z"))) { e.preventDefault(); E.redo(); }

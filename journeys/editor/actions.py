@@ -15,7 +15,6 @@ from journeys.editor.access import can_view, journey_view
 from journeys.editor.pickers import PICKER_LIMIT, PICKERS, picker_label, picker_queryset
 from journeys.editor.problems import ERROR, draft_problems
 from journeys.editor.selectors import count_contacts, draft_changes, entry_dry_run, live_counts
-from journeys.models import Enrollment
 from journeys.selectors import journey_in_flight_counts
 from journeys.services import journey_archive, journey_enter, journey_pause, journey_publish, journey_resume
 
@@ -159,11 +158,8 @@ def count_contacts_view(request, journey, key: str, what: str):
     rows = count_contacts(journey=journey, key=key, what=what)
     for row in rows:
         row["explain_url"] = reverse("admin:journeys_enrollment_explain", args=[row["enrollment_id"]])
-    step = journey.steps.filter(key=key).order_by("version").first()
-    in_flight = Enrollment.State
-    return _dialog(
-        request, journey, "_count_contacts.html", rows=rows, step=step, what=what, states=in_flight
-    )
+    step = journey.steps.filter(key=key).order_by("-id").first()
+    return _dialog(request, journey, "_count_contacts.html", rows=rows, step=step, what=what)
 
 
 @require_GET

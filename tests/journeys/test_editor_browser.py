@@ -295,6 +295,18 @@ def test_keyboard_moves_deletes_and_undoes_and_edges_can_be_removed(marketer_pag
     expect(page.locator("svg.connection[data-branch]")).to_have_count(2)
     page.locator('[data-action="redo"]').click()
     expect(page.locator("svg.connection[data-branch]")).to_have_count(1)
+    done = node(page, "Done").locator(".je-node-name")
+    box = done.bounding_box()
+    page.mouse.move(box["x"] + 10, box["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 10, box["y"] + 205, steps=10)
+    page.mouse.up()
+    page.wait_for_function(  # the server has answered with the new position
+        "JourneyEditor.state.graph.steps.find(s => s.name === 'Done').y > 150"
+    )
+    moved = Step.objects.get(journey=journey, version=None, name="Done")
+    assert moved.y > 150  # 200 screen pixels down, whatever the zoom that fits the graph
+    expect(node(page, "Done")).to_have_attribute("style", re.compile(f"top: {moved.y}px"))
     shot(page, "editor-keyboard")
 
 

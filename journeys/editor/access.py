@@ -62,3 +62,13 @@ def json_edit(request, journey: Journey, change: Callable[[], object]) -> JsonRe
         )
     journey.refresh_from_db()
     return JsonResponse({"graph": editor_graph(journey=journey)})
+
+
+def graph_changed_trigger(journey: Journey) -> str:
+    """HX-Trigger header: the editor takes the draft's new tag at once (so its next change is not
+    refused as someone else's) and then reloads the graph."""
+    import json
+
+    from journeys.services.editing import draft_etag
+
+    return json.dumps({"graphChanged": {"etag": draft_etag(journey=journey)}})

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from journeys.editor.access import can_view, journey_view
+from journeys.editor.access import can_view, graph_changed_trigger, journey_view
 from journeys.editor.pickers import PICKER_LIMIT, PICKERS, picker_label, picker_queryset
 from journeys.editor.problems import ERROR, draft_problems
 from journeys.editor.selectors import count_contacts, draft_changes, entry_dry_run, live_counts
@@ -22,7 +22,7 @@ from journeys.services import journey_archive, journey_enter, journey_pause, jou
 def _dialog(request, journey, template: str, status: int = 200, changed: bool = False, **context):
     response = render(request, f"journeys/editor/{template}", {"journey": journey, **context}, status=status)
     if changed:
-        response["HX-Trigger"] = "graphChanged"
+        response["HX-Trigger"] = graph_changed_trigger(journey)
     response["Vary"] = "HX-Request"
     return response
 

@@ -9,7 +9,7 @@ the engine would refuse.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from django.core.exceptions import ValidationError
 
@@ -25,6 +25,7 @@ class Problem:
     level: str
     message: str
     step_key: str = ""
+    step_name: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -137,7 +138,8 @@ def draft_problems(
                 )
                 break
     problems.sort(key=lambda p: p.level != ERROR)
-    return problems
+    names = {s.key: s.name or s.kind for s in steps}
+    return [replace(p, step_name=names.get(p.step_key, "")) for p in problems]
 
 
 def _pool_problems(steps: list[Step], cleaned: dict[int, dict]) -> list[Problem]:

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from journeys.editor.access import can_change, journey_view, json_edit, request_etag
+from journeys.editor.access import can_change, graph_changed_trigger, journey_view, json_edit, request_etag
 from journeys.editor.forms import form_for
 from journeys.editor.selectors import editor_graph, palette
 from journeys.models import Step
@@ -202,6 +202,6 @@ def step_panel(request, journey, key: str):
         },
     )
     if saved:
-        response["HX-Trigger"] = "graphChanged"
+        response["HX-Trigger"] = graph_changed_trigger(journey)
     response["Vary"] = "HX-Request"
     return response

@@ -231,6 +231,7 @@ def test_marketer_changes_a_live_journey_and_moves_contacts_to_v2(marketer_page,
     page.locator('[data-action="changes"]').click()
     expect(page.locator('[data-changes="changed"]')).to_contain_text("Wait 3 days")
     expect(page.locator('[data-changes="changed"]')).to_contain_text("Wait 1 day")
+    shot(page, "editor-what-changes")
     page.locator('[data-action="close-dialog"]').click()
 
     page.locator('[data-action="publish"]').click()

@@ -108,7 +108,7 @@ def test_marketer_builds_a_graph_with_forms_that_write_the_engine_config(
          "mode": "everyone", "consent": "email"},
     )  # fmt: skip
     assert response.status_code == 200 and b"data-saved" in response.content
-    assert response["HX-Trigger"] == "graphChanged"
+    assert json.loads(response["HX-Trigger"])["graphChanged"]["etag"] == graph_of(marketer, journey)["etag"]
     assert b"Next runs" in response.content
     step = Step.objects.get(key=entry["key"])
     assert step.config["crontab"] == "30 9 * * 1" and step.config["segment_id"] == segment_everyone.pk

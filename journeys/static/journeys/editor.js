@@ -444,7 +444,17 @@
       var body = e.detail.target.id === "je-panel" && $(".je-panel-body", e.detail.target);
       if (body) body.setAttribute("data-ready", "");
     });
-    document.body.addEventListener("graphChanged", function () { refresh(true); loadCounts(); });
+    document.body.addEventListener("graphChanged", function (e) {
+      var etag = e.detail && e.detail.etag;
+      if (etag && etag !== state.graph.etag) {
+        // Our own change (a saved form, a publish): undoable, and the next edit carries the new tag.
+        state.undo.push(snapshot(state.graph));
+        state.redo = [];
+        state.graph.etag = etag;
+      }
+      refresh(false);
+      loadCounts();
+    });
     document.body.addEventListener("change", function (e) { if (e.target.closest("#je-panel")) showWhen($("#je-panel")); });
   }
 

@@ -202,11 +202,12 @@
       maxX = Math.max(maxX, s.x + (node ? node.offsetWidth : 220) + 70);
       maxY = Math.max(maxY, s.y + (node ? node.offsetHeight : 120) + 20);
     });
-    var zoom = Math.max(0.5, Math.min(1, canvas.clientWidth / maxX, canvas.clientHeight / maxY));
-    df.zoom = zoom;
-    df.canvas_x = 0;
-    df.canvas_y = 0;
-    df.precanvas.style.transform = "translate(0px, 0px) scale(" + zoom + ")";
+    var pad = 12;
+    var zoom = Math.max(0.5, Math.min(1, (canvas.clientWidth - pad) / maxX, (canvas.clientHeight - pad) / maxY));
+    df.zoom = df.zoom_last_value = zoom;
+    df.canvas_x = pad;
+    df.canvas_y = pad;
+    df.precanvas.style.transform = "translate(" + pad + "px, " + pad + "px) scale(" + zoom + ")";
     placeLabels();
   }
   E.fit = fit;

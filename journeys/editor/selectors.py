@@ -100,7 +100,12 @@ def step_summary(step: Step, names: Names, message_steps: dict[str, str]) -> str
                 return f"{'Add' if action == 'add_tag' else 'Remove'} tag “{config.get('tag')}”"
             return f"{'Give' if config.get('value') else 'Withdraw'} {config.get('channel')} consent"
         if step.kind == "has_purchased":
-            return f"Bought {kind.describe(config, names)}?"
+            window = (
+                "since entering" if config.get("since_entry") else f"in the last {config.get('days')} days"
+            )
+            more_than = int(config.get("more_than") or 0)
+            what = "anything" if more_than == 0 else f"more than {more_than} orders"
+            return f"Bought {what} {window}?"
         if step.kind == "contact_data":
             return "Delete the contact" if config.get("mode") == "delete" else "Anonymize the contact"
         if step.kind == "end":

@@ -275,6 +275,8 @@ def test_live_counts_cost_a_fixed_number_of_queries(marketer, live, segment_ever
     waiting = base(live) + f"counts/{Step.objects.get(journey=live, version=None, name='wait').key}/waiting/"
     listing = marketer.get(waiting)
     assert listing.content.count(b"/explain/") == 27
+    took = marketer.get(base(live) + f"counts/{coupon_key}/branch:next/")
+    assert took.content.count(b"/explain/") == 27 and "Took “next”".encode() in took.content
 
 
 def test_problems_name_what_to_fix_in_words(marketer, journey, segment_everyone, pool):

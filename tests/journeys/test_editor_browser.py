@@ -32,6 +32,14 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
+@pytest.fixture(autouse=True)
+def patient_expect():
+    """The machines are shared and loaded: wait on conditions longer than Playwright's 5 s default."""
+    expect.set_options(timeout=15_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 @pytest.fixture
 def marketer_page(page, live_server, django_user_model):
     roles_sync()
@@ -189,7 +197,7 @@ def test_marketer_builds_the_low_clv_journey_on_the_canvas(marketer_page, live_s
     journeys_tick(deliver="now")  # the engine, in process (and the mail goes out)
     code = node(page, "15 % code")
     expect(code.locator('[data-count="passed"]')).to_have_text("12 passed", timeout=25_000)
-    expect(node(page, "We miss you")).to_contain_text("12 sent")
+    expect(node(page, "We miss you")).to_contain_text("12 sent", timeout=25_000)  # delivered after commit
     expect(page.locator('svg.connection[data-branch="yes"] text')).to_have_text("yes · 12")
     page.locator('[data-action="layout"]').click()
     expect(node(page, "A week")).to_have_attribute("style", re.compile("left: 610px"))
@@ -271,7 +279,13 @@ def test_keyboard_moves_deletes_and_undoes_and_edges_can_be_removed(marketer_pag
     wait.focus()
     page.keyboard.press("ArrowRight")
     expect(wait).to_have_attribute("style", re.compile("left: 350px"))
+    page.wait_for_function("JourneyEditor.state.graph.steps.find(s => s.name === 'Two days').x === 350")
     assert Step.objects.get(journey=journey, name="Two days").x == 350
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function("JourneyEditor.state.graph.steps.find(s => s.name === 'Two days').y === 80")
+    expect(page.locator("[data-flash]")).to_be_hidden()  # no "someone else changed it"
+    assert Step.objects.get(journey=journey, name="Two days").y == 80
     node(page, "Two days").focus()
     page.keyboard.press("Delete")
     expect(page.locator("[data-step-key]")).to_have_count(2)

@@ -9,7 +9,8 @@
   "use strict";
 
   var E = (window.JourneyEditor = {});
-  var state = { graph: null, undo: [], redo: [], busy: false, counts: null, suppress: 0, focusKey: null };
+  var state = { graph: null, undo: [], redo: [], busy: false, counts: null, suppress: 0, focusKey: null,
+    queue: Promise.resolve(), seq: 0 };
   var data, urls, df, root, canvas;
 
   function $(sel, el) { return (el || document).querySelector(sel); }
@@ -49,11 +50,19 @@
 
   /* --- talking to the server --------------------------------------------------------------- */
 
+  /* Changes go one after the other, each with the draft tag the previous answer brought, so two quick
+   * edits of one marketer are never refused as a conflict with themselves. */
   function post(endpoint, fields, opts) {
-    opts = opts || {};
     if (!data.editable) return Promise.resolve(null);
+    var run = state.queue.then(function () { return send(endpoint, fields, opts || {}); });
+    state.queue = run.catch(function () {});
+    return run;
+  }
+
+  function send(endpoint, fields, opts) {
     var body = new URLSearchParams(fields || {});
     var before = state.graph;
+    state.seq++;
     return fetch(endpoint, {
       method: "POST",
       body: body,
@@ -75,10 +84,10 @@
     }).catch(function () { flash("The server cannot be reached. Your change was not saved.", "error"); draw(); });
   }
 
-  function refresh(record) {
+  function refresh() {
+    var seq = state.seq;
     return fetch(urls.graph, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (p) {
-      if (record && state.graph && p.graph.etag !== state.graph.etag) { state.undo.push(snapshot(state.graph)); state.redo = []; }
-      apply(p.graph);
+      if (seq === state.seq) apply(p.graph); // else an edit answered meanwhile with a newer graph
     });
   }
 
@@ -382,7 +391,15 @@
       else if (moves[e.key] && data.editable) {
         e.preventDefault(); e.stopPropagation();
         state.focusKey = key;
-        moveStep(key, Math.max(s.x + moves[e.key][0], 0), Math.max(s.y + moves[e.key][1], 0));
+        // Move on screen at once (a key held down sends several moves; each starts where the last ended).
+        var held = df.drawflow.drawflow.Home.data[s.id];
+        held.pos_x = Math.max(held.pos_x + moves[e.key][0], 0);
+        held.pos_y = Math.max(held.pos_y + moves[e.key][1], 0);
+        node.style.left = held.pos_x + "px";
+        node.style.top = held.pos_y + "px";
+        df.updateConnectionNodes("node-" + s.id);
+        placeLabels();
+        moveStep(key, held.pos_x, held.pos_y);
       }
     });
     canvas.addEventListener("mousedown", function (e) {
@@ -453,7 +470,7 @@
         state.redo = [];
         state.graph.etag = etag;
       }
-      refresh(false);
+      refresh();
       loadCounts();
     });
     document.body.addEventListener("change", function (e) { if (e.target.closest("#je-panel")) showWhen($("#je-panel")); });

@@ -3,6 +3,7 @@ behind a count, "what changes" against the running version and "who would enter 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Q
@@ -125,6 +126,15 @@ def _branches(step: Step) -> list[str]:
         return []
 
 
+def _shape(steps: list[Step], edges: list[Edge]) -> tuple:
+    """What publishing would change (positions aside): steps by key, edges by keys."""
+    key_of = {s.id: s.key for s in steps}
+    return (
+        sorted((s.key, s.kind, s.name, json.dumps(s.config, sort_keys=True, default=str)) for s in steps),
+        sorted((key_of.get(e.from_step_id), e.branch, key_of.get(e.to_step_id)) for e in edges),
+    )
+
+
 def editor_graph(*, journey: Journey) -> dict:
     """The draft graph for the canvas: steps with summaries, branches and problems; edges by keys."""
     steps = list(Step.objects.filter(journey=journey, version=None).order_by("id"))
@@ -133,6 +143,10 @@ def editor_graph(*, journey: Journey) -> dict:
     by_id = {s.id: s for s in steps}
     message_steps = {s.key: s.name for s in steps if getattr(registry.get(s.kind), "is_message", False)}
     problems = draft_problems(journey=journey, steps=steps, edges=edges)
+    unpublished = journey.current_version_id is None or _shape(steps, edges) != _shape(
+        list(Step.objects.filter(version_id=journey.current_version_id)),
+        list(Edge.objects.filter(version_id=journey.current_version_id)),
+    )
     per_step: dict[str, list[dict]] = {}
     for problem in problems:
         per_step.setdefault(problem.step_key, []).append(problem.as_dict())
@@ -144,6 +158,7 @@ def editor_graph(*, journey: Journey) -> dict:
             "status": journey.status,
             "status_label": journey.get_status_display(),
             "version": journey.current_version.number if journey.current_version_id else None,
+            "unpublished": unpublished,
         },
         "steps": [
             {

@@ -213,6 +213,15 @@ def live(segment_everyone, email_template, pool):
     )
 
 
+def test_the_graph_says_when_the_draft_differs_from_the_running_version(marketer, live):
+    assert graph_of(marketer, live)["journey"]["unpublished"] is False
+    wait = Step.objects.get(journey=live, version=None, name="wait")
+    edit(marketer, live, f"steps/{wait.key}/move/", {"x": 500, "y": 500})
+    assert graph_of(marketer, live)["journey"]["unpublished"] is False  # positions are not changes
+    configure(marketer, live, wait.key, {"name": "wait", "mode": "duration", "amount": 1, "unit": "days"})
+    assert graph_of(marketer, live)["journey"]["unpublished"] is True
+
+
 def test_publish_is_refused_with_the_list_and_warnings_need_a_confirmation(marketer, live):
     Step.objects.create(journey=live, kind="wait", name="Orphan", config={})
     refused = marketer.post(base(live) + "publish/")

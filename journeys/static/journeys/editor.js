@@ -225,7 +225,7 @@
     var j = state.graph.journey;
     $("[data-status]", root).textContent = j.status_label;
     $("[data-status]", root).setAttribute("data-state", j.status);
-    $("[data-version]", root).textContent = j.version ? "running version " + j.version : "not published yet";
+    $("[data-version]", root).textContent = j.version ? "running version " + j.version + (j.unpublished ? " · the draft has unpublished changes" : "") : "not published yet";
     var errors = state.graph.problems.filter(function (p) { return p.level === "error"; }).length;
     var warnings = state.graph.problems.length - errors;
     var count = $("[data-problems-count]", root);

@@ -7,6 +7,8 @@ The action, message and flow forms are in journeys/editor/forms_actions.py; FORM
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from journeys.editor.pickers import (
     WEEKDAY_CHOICES,
@@ -74,7 +76,18 @@ class EntryForm(StepForm):
         choices=[("", "No consent needed"), ("email", "Email consent"), ("sms", "SMS consent"),
                  ("push", "Push consent")], required=False, label="Only contacts with",
     )  # fmt: skip
-    error_fields = {"segment_id": "segment", "every": "every", "period": "period", "crontab": "crontab"}
+    start_at = forms.DateTimeField(
+        required=False, label="Start on (optional)", input_formats=["%Y-%m-%dT%H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )  # fmt: skip
+    end_at = forms.DateTimeField(
+        required=False, label="Stop taking contacts after (optional)", input_formats=["%Y-%m-%dT%H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )  # fmt: skip
+    error_fields = {
+        "segment_id": "segment", "every": "every", "period": "period", "crontab": "crontab",
+        "start_at": "start_at", "end_at": "end_at",
+    }  # fmt: skip
     show_when = {
         "every": "schedule=interval", "period": "schedule=interval", "weekday": "schedule=weekly",
         "time": "schedule=weekly", "crontab": "schedule=crontab",
@@ -84,6 +97,10 @@ class EntryForm(StepForm):
     def initial_from(cls, config):
         initial = {"segment": config.get("segment_id"), "mode": config.get("mode", "everyone")}
         initial["consent"] = config.get("consent", "")
+        for key in ("start_at", "end_at"):
+            moment = parse_datetime(str(config.get(key) or ""))
+            if moment is not None:
+                initial[key] = timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
         if config.get("crontab"):
             weekly = weekly_read(config["crontab"])
             if weekly:
@@ -105,6 +122,8 @@ class EntryForm(StepForm):
             self.add_error("every", "How often? Give a number.")
         if schedule == "weekly" and cleaned.get("time") is None:
             self.add_error("time", "At what time?")
+        if cleaned.get("start_at") and cleaned.get("end_at") and cleaned["end_at"] <= cleaned["start_at"]:
+            self.add_error("end_at", "Stop after the start.")
         if schedule == "crontab":
             try:
                 crontab_next_runs(cleaned.get("crontab") or "", count=1)
@@ -125,9 +144,9 @@ class EntryForm(StepForm):
             config["crontab"] = weekly_crontab(data["weekday"], data["time"])
         else:
             config["crontab"] = " ".join(data["crontab"].split())
-        for key in ("start_at", "end_at"):  # not edited here: keep what the step had
-            if self.step is not None and self.step.config.get(key):
-                config[key] = self.step.config[key]
+        for key in ("start_at", "end_at"):
+            if data.get(key):
+                config[key] = timezone.localtime(data[key]).isoformat()
         return config
 
     def next_runs(self) -> list:

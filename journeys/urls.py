@@ -1,9 +1,11 @@
 from django.urls import path
 
 from journeys import views
+from journeys.editor.urls import urlpatterns as editor_urlpatterns
 
 app_name = "journeys"
 
 urlpatterns = [
     path("survey/<str:token>/", views.survey, name="survey"),
+    *editor_urlpatterns,
 ]

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "coupons",
     "messaging",
     "journeys",
+    # Reporting (issue 14): dashboard and reports, on top of every other app.
+    "reports",
 ]
 
 MIDDLEWARE = [

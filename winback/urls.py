@@ -15,6 +15,7 @@ urlpatterns = [
     path("coupons/", include("coupons.urls")),
     path("m/", include("messaging.urls")),
     path("journeys/", include("journeys.urls")),
+    path("reports/", include("reports.urls")),
 ]
 
 if settings.DEBUG:

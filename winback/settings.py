@@ -255,3 +255,7 @@ MESSAGING_VAPID_SUBJECT = env_str("MESSAGING_VAPID_SUBJECT", "mailto:shop@exampl
 # Recommendations in templates: "new" products are those created in the last N days.
 MESSAGING_NEW_PRODUCT_DAYS = env_int("MESSAGING_NEW_PRODUCT_DAYS", 30, minimum=1)
 # --- /Messaging -----------------------------------------------------------
+
+# --- Reports (issue 14) ----------------------------------------------------
+# Currency the dashboard and reports show money in (ISO 4217); orders are assumed to share it.
+REPORTS_CURRENCY = env_str("REPORTS_CURRENCY", "EUR").upper()

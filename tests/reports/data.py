@@ -176,3 +176,70 @@ def known_journey_build() -> Known:
     ContactScore.objects.bulk_create(scores)
     ScoreChange.objects.bulk_create(changes)
     return known
+
+
+def showcase_build(today: dt.date) -> Known:
+    """The known journey plus a month of rollup history and RFM segments, so every chart has something
+    to draw (browser test and README screenshots)."""
+    import math
+
+    from reports.models import DailyCount
+
+    known = known_journey_build()
+    segments = [
+        "Champions",
+        "Loyal",
+        "Potential Loyalist",
+        "At Risk",
+        "Can't Lose Them",
+        "Hibernating",
+        "Lost",
+    ]
+    scored = list(ContactScore.objects.order_by("contact_id"))
+    for i, score in enumerate(scored):
+        score.rfm_segment = segments[i % len(segments)]
+        score.predicted_clv = 40 + (i * 37) % 260
+        if i % 5 == 0:
+            score.lifecycle_stage = "defecting"
+    ContactScore.objects.bulk_update(scored, ["rfm_segment", "predicted_clv", "lifecycle_stage"])
+    rows = []
+    for offset in range(30):
+        day = today - dt.timedelta(days=29 - offset)
+        wave = 1 + 0.35 * math.sin(offset / 3)
+        sent = int(1800 * wave) + offset * 12
+        for key, value in (
+            ("sent", sent), ("delivered", int(sent * 0.97)), ("opened", int(sent * 0.41)),
+            ("clicked", int(sent * 0.09)), ("bounced", int(sent * 0.03)),
+        ):  # fmt: skip
+            rows.append(DailyCount(day=day, metric="messages", key=key, value=value))
+        for j, name in enumerate(segments):
+            trend = {"At Risk": -9, "Champions": 6, "Hibernating": -4}.get(name, 1)
+            rows.append(
+                DailyCount(day=day, metric="segment", key=name, value=4200 - j * 450 + trend * offset * 5)
+            )
+    run = ScoringRun.objects.create(status="done")
+    moment = dt.datetime.combine(today, dt.time(1), tzinfo=dt.UTC)
+    ScoreChange.objects.bulk_create(
+        [
+            ScoreChange(contact=c, run=run, changed_at=moment, field="stage", old="lost", new="active")
+            for c in known.contacts[("B", False)][:7]
+        ]
+    )
+    from reports.services import rollups_refresh
+
+    rollups_refresh(today=today, message_days=1)
+    # Today's snapshot from the real scores is tiny next to the history: the history's today replaces it,
+    # and the stage counts are scaled to the same size.
+    DailyCount.objects.filter(metric__in=["segment", "messages"]).delete()
+    DailyCount.objects.bulk_create(rows)
+    DailyCount.objects.filter(day=today, metric="stage").update(value=models_f("value") * 90)
+    DailyCount.objects.filter(day=today, metric="at_risk").update(
+        value=models_f("value") * 90, amount=models_f("amount") * 90
+    )
+    return known
+
+
+def models_f(name: str):
+    from django.db.models import F
+
+    return F(name)

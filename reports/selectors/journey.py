@@ -159,7 +159,9 @@ def journey_results(*, journey: Journey, filters: ReportFilter | None = None) ->
     )
 
     # 7. Reactivation: defecting or inactive/lost at entry, purchased afterwards.
-    stage_at_entry = value_at(field="stage", current="lifecycle_stage", moment=OuterRef("entered_at"))
+    stage_at_entry = value_at(
+        field="stage", current="contact__score__lifecycle_stage", moment=OuterRef("entered_at")
+    )
     bought_after = Exists(
         Order.objects.filter(
             contact_id=OuterRef("contact_id"), placed_at__gte=OuterRef("entered_at")

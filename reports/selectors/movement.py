@@ -43,8 +43,8 @@ def _movers(*, field: str, start: dt.datetime, end: dt.datetime) -> QuerySet[Con
     return (
         Contact.objects.filter(Exists(changed))
         .annotate(
-            value_from=value_at(field=field, current=column, moment=start, contact_ref="pk"),
-            value_to=value_at(field=field, current=column, moment=end, contact_ref="pk"),
+            value_from=value_at(field=field, current=f"score__{column}", moment=start, contact_ref="pk"),
+            value_to=value_at(field=field, current=f"score__{column}", moment=end, contact_ref="pk"),
         )
         .order_by()
     )
@@ -85,7 +85,9 @@ def inactive_reengagement(*, journey_id: int | None = None) -> list[dict]:
         enrollments = enrollments.filter(journey_id=journey_id)
     rows = (
         enrollments.annotate(
-            cluster_at_entry=value_at(field="cluster", current="clv_cluster", moment=OuterRef("entered_at"))
+            cluster_at_entry=value_at(
+                field="cluster", current="contact__score__clv_cluster", moment=OuterRef("entered_at")
+            )
         )
         .filter(cluster_at_entry="Inactive")
         .values("journey_id", "journey__name", "holdout")

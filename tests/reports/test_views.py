@@ -189,3 +189,15 @@ def test_coupons_report(admin_client, db):
     rows = rows_of(admin_client.get(reverse("reports:coupons"), {"download": "pools"}))
     assert rows[1][0] == "'=Pool"
     assert Coupon.objects.count() == 5
+
+
+def test_journey_admin_page_links_to_its_report(admin_client, known):
+    response = admin_client.get(reverse("admin:journeys_journey_change", args=[known.journey.pk]))
+    assert reverse("reports:journey", args=[known.journey.pk]) in response.content.decode()
+
+
+def test_dashboard_without_any_data_explains_the_rollup(admin_client):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "fill in after the first hourly rollup" in page
+    assert "No active journey" in page
+    assert reverse("admin:journeys_journey_add") in page  # no playbook gallery yet: the plain add page

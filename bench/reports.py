@@ -8,8 +8,10 @@ same aggregates hand-written in SQL; checks that page and SQL agree on the journ
 Data: contacts with scores (RFM segment, stage, cluster), one journey (holdout 10 %, A/B split, two
 email steps) with --enrollments enrollments, their step history, one message each, 10 % conversions with
 orders, score changes for 5 % of contacts, and the hourly rollup run once. Pages are timed through
-Django's test client as a logged-in admin (p50/p95 over --repeat requests, after one warm-up); the SQL
-side runs the queries a developer would write by hand for the same numbers. Throw-away test database.
+Django's test client as a logged-in admin (p50/p95 over --repeat requests, after one warm-up); the
+journey report both as stored by the hourly task and counted live (as filtered views and
+`manage.py journey_report` do). The SQL side runs the queries a developer would write by hand for
+the same numbers. Throw-away test database.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def generate(contacts: int, enrollments: int, seed: int) -> int:
     from contacts.models import Contact, Order
     from journeys.models import Conversion, Enrollment, Step, StepRun
     from messaging.models import Message, MessageTemplate
-    from reports.services import rollups_refresh
+    from reports.services import journey_snapshots_refresh, rollups_refresh
     from segments.models import ContactScore, ScoreChange, ScoringRun, Segment
     from tests.journeys.conftest import journey_build
 
@@ -202,6 +204,8 @@ def generate(contacts: int, enrollments: int, seed: int) -> int:
             cursor.execute("ANALYZE")
     with Timer("rollups_refresh (the hourly beat task)"):
         rollups_refresh(message_days=30)
+    with Timer("journey_snapshots_refresh (same task: stored journey reports)"):
+        journey_snapshots_refresh()
     return journey.pk
 
 
@@ -239,7 +243,8 @@ def main() -> int:
         client.force_login(user)
         pages = {
             "dashboard (admin index)": "/admin/",
-            "journey report": f"/reports/journeys/{journey_id}/",
+            "journey report (stored, hourly)": f"/reports/journeys/{journey_id}/",
+            "journey report (counted live)": f"/reports/journeys/{journey_id}/?live=1",
             "audience movement": "/reports/movement/",
             "coupon pools": "/reports/coupons/",
         }

@@ -29,3 +29,16 @@ class DailyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.metric}/{self.key}: {self.value}"
+
+
+class JourneySnapshot(models.Model):
+    """The unfiltered journey report as JSON, recomputed by the hourly rollup for journeys that are not
+    archived, so the report page opens without aggregating 300,000 enrollments. Filtered views, the
+    "recount now" link and `manage.py journey_report` always count live."""
+
+    journey = models.OneToOneField("journeys.Journey", on_delete=models.CASCADE, related_name="+")
+    computed_at = models.DateTimeField(default=now)
+    data = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"Report of journey {self.journey_id} at {self.computed_at:%Y-%m-%d %H:%M}"

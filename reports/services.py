@@ -9,8 +9,9 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from journeys.models import Journey
 from messaging.models import Message
-from reports.models import DailyCount
+from reports.models import DailyCount, JourneySnapshot
 from segments.models import ContactScore
 
 AT_RISK_SEGMENTS = ("At Risk", "Can't Lose Them")
@@ -79,3 +80,22 @@ def rollups_refresh(*, today: dt.date | None = None, message_days: int = MESSAGE
     ).delete()
     DailyCount.objects.bulk_create(rows)
     return len(rows)
+
+
+def report_to_json(report: dict) -> dict:
+    """A journey report without its model instances (for JourneySnapshot)."""
+    data = {k: v for k, v in report.items() if k not in ("journey", "filters", "version")}
+    data["version"] = {"number": report["version"].number} if report["version"] else None
+    return data
+
+
+def journey_snapshots_refresh(*, now: dt.datetime | None = None) -> int:
+    """Recompute the stored report of every journey that is not archived. Returns how many."""
+    from reports.selectors.journey import journey_results
+
+    now = now or timezone.now()
+    journeys = list(Journey.objects.exclude(status=Journey.Status.ARCHIVED).select_related("current_version"))
+    for journey in journeys:
+        data = report_to_json(journey_results(journey=journey))
+        JourneySnapshot.objects.update_or_create(journey=journey, defaults={"computed_at": now, "data": data})
+    return len(journeys)

@@ -1,8 +1,10 @@
 from celery import shared_task
 
-from reports.services import rollups_refresh
+from reports.services import journey_snapshots_refresh, rollups_refresh
 
 
 @shared_task(name="reports.tasks.rollups_refresh", ignore_result=True)
 def rollups_refresh_task() -> int:
-    return rollups_refresh()
+    written = rollups_refresh()
+    journey_snapshots_refresh()
+    return written

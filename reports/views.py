@@ -22,6 +22,7 @@ from contacts.services.export import cell_safe
 from journeys.models import Journey, JourneyVersion
 from journeys.services.winner import journey_declare_winner
 from reports.charts import chart
+from reports.models import JourneySnapshot
 from reports.selectors.coupons import coupons_report, coupons_tables
 from reports.selectors.dashboard import dashboard, dashboard_tables
 from reports.selectors.export import journey_report_tables
@@ -104,7 +105,13 @@ def journey_report(request: HttpRequest, journey_id: int) -> HttpResponse:
             entered_from=form.cleaned_data["entered_from"],
             entered_to=form.cleaned_data["entered_to"],
         )
-    report = journey_results(journey=journey, filters=filters)
+    snapshot = None
+    if not filters.is_filtered and not request.GET.get("live") and not request.GET.get("download"):
+        snapshot = JourneySnapshot.objects.filter(journey=journey).first()
+    if snapshot is not None:
+        report = {**snapshot.data, "journey": journey, "filters": filters}
+    else:
+        report = journey_results(journey=journey, filters=filters)
     if response := _download(request, journey_report_tables(report), f"journey-{journey.pk}"):
         return response
     split_keys = _ab_steps(report)
@@ -147,6 +154,7 @@ def journey_report(request: HttpRequest, journey_id: int) -> HttpResponse:
         form=form,
         charts=charts,
         split_keys=split_keys,
+        snapshot=snapshot,
         can_declare=request.user.has_perm("journeys.change_journey")
         and journey.status == Journey.Status.ACTIVE,
         query=request.GET.urlencode(),

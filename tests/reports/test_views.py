@@ -47,12 +47,12 @@ def test_journey_report_page_shows_the_numbers_and_links_declare_winner(admin_cl
     assert "15.0 %" in page and "5.0 %" in page
     assert "€720.50" in page
     assert 'data-declare-winner="A"' in page
-    # Session, user, the journey, its versions (filter form) + the report's 9 + messages/admin context.
+    # Session, user, the journey, its snapshot, its versions (filter form), the report's 9 and the sidebar.
     first = len(queries)
     Journey.objects.filter(pk=known.journey.pk).update(description="more")
     with CaptureQueriesContext(connection) as again:
         admin_client.get(url)
-    assert len(again) == first == 13, [q["sql"][:80] for q in again.captured_queries]
+    assert len(again) == first == 14, [q["sql"][:80] for q in again.captured_queries]
 
 
 def test_journey_report_filters_and_rejects_bad_range(admin_client, known):
@@ -201,3 +201,23 @@ def test_dashboard_without_any_data_explains_the_rollup(admin_client):
     assert "fill in after the first hourly rollup" in page
     assert "No active journey" in page
     assert reverse("admin:journeys_journey_add") in page  # no playbook gallery yet: the plain add page
+
+
+def test_journey_report_page_reads_the_hourly_snapshot_unless_filtered_or_asked_live(admin_client, known):
+    from reports.services import journey_snapshots_refresh
+
+    url = reverse("reports:journey", args=[known.journey.pk])
+    live = admin_client.get(url).context["report"]
+    assert journey_snapshots_refresh() == 1
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(url)
+    stored = response.context["report"]
+    assert response.context["snapshot"] is not None and "data-snapshot" in response.content.decode()
+    assert len(queries) == 5, [q["sql"][:80] for q in queries.captured_queries]  # nine report queries: none
+    for key in ("entered", "converted", "revenue", "in_flight", "median_days_to_purchase"):
+        assert stored[key] == live[key]
+    assert stored["lift"]["absolute"] == pytest.approx(live["lift"]["absolute"])
+    assert stored["variants"][0]["p_value"] == pytest.approx(live["variants"][0]["p_value"])
+    assert "Too few contacts to tell yet" in response.content.decode()
+    assert admin_client.get(url, {"live": "1"}).context["snapshot"] is None
+    assert admin_client.get(url, {"entered_from": "2026-03-07"}).context["report"]["entered"] == 50

@@ -92,10 +92,12 @@ def report_to_json(report: dict) -> dict:
 def journey_snapshots_refresh(*, now: dt.datetime | None = None) -> int:
     """Recompute the stored report of every journey that is not archived. Returns how many."""
     from reports.selectors.journey import journey_results
+    from reports.selectors.movement import inactive_reengagement
 
     now = now or timezone.now()
     journeys = list(Journey.objects.exclude(status=Journey.Status.ARCHIVED).select_related("current_version"))
     for journey in journeys:
         data = report_to_json(journey_results(journey=journey))
+        data["inactive_reengagement"] = inactive_reengagement(journey_id=journey.pk)
         JourneySnapshot.objects.update_or_create(journey=journey, defaults={"computed_at": now, "data": data})
     return len(journeys)

@@ -27,7 +27,13 @@ from reports.selectors.coupons import coupons_report, coupons_tables
 from reports.selectors.dashboard import dashboard, dashboard_tables
 from reports.selectors.export import journey_report_tables
 from reports.selectors.journey import ReportFilter, journey_results
-from reports.selectors.movement import FIELDS, inactive_reengagement, sizes_over_time, transition_contacts
+from reports.selectors.movement import (
+    FIELDS,
+    inactive_reengagement,
+    inactive_reengagement_stored,
+    sizes_over_time,
+    transition_contacts,
+)
 from reports.selectors.movement import transition_matrix as movement_matrix
 
 REENGAGEMENT_HEADER = [
@@ -214,7 +220,10 @@ def movement(request: HttpRequest) -> HttpResponse:
     field, start, end = _movement_args(request)
     matrix = movement_matrix(field=field, start=start, end=end)
     sizes = sizes_over_time(metric=field)
-    reengagement = inactive_reengagement()
+    reengagement = None if request.GET.get("live") else inactive_reengagement_stored()
+    stored = reengagement is not None
+    if reengagement is None:
+        reengagement = inactive_reengagement()
     tables = {
         "matrix": [[f"{matrix['label']} at start \\ at end", *matrix["values"]]]
         + [[row["value"], *(n for _, n in row["cells"])] for row in matrix["rows"]],
@@ -252,6 +261,7 @@ def movement(request: HttpRequest) -> HttpResponse:
             category_label="Day",
         ),
         reengagement=reengagement,
+        reengagement_stored=stored,
     )
 
 

@@ -114,3 +114,13 @@ def inactive_reengagement(*, journey_id: int | None = None) -> list[dict]:
         item["difference"] = t - h if t is not None and h is not None else None
         result.append(item)
     return result
+
+
+def inactive_reengagement_stored() -> list[dict] | None:
+    """The same rows as stored by the hourly task for each journey (one query); None if none stored."""
+    from reports.models import JourneySnapshot
+
+    snapshots = list(JourneySnapshot.objects.order_by("journey__name").values_list("data", flat=True))
+    if not snapshots:
+        return None
+    return [row for data in snapshots for row in data.get("inactive_reengagement", [])]

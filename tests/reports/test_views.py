@@ -221,3 +221,14 @@ def test_journey_report_page_reads_the_hourly_snapshot_unless_filtered_or_asked_
     assert "Too few contacts to tell yet" in response.content.decode()
     assert admin_client.get(url, {"live": "1"}).context["snapshot"] is None
     assert admin_client.get(url, {"entered_from": "2026-03-07"}).context["report"]["entered"] == 50
+
+
+def test_movement_reads_stored_reengagement_after_the_hourly_task(admin_client, known):
+    from reports.services import journey_snapshots_refresh
+
+    live = admin_client.get(reverse("reports:movement")).context["reengagement"]
+    journey_snapshots_refresh()
+    response = admin_client.get(reverse("reports:movement"))
+    assert response.context["reengagement_stored"] is True
+    assert response.context["reengagement"] == live
+    assert admin_client.get(reverse("reports:movement"), {"live": "1"}).context["reengagement_stored"] is False

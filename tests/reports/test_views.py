@@ -177,18 +177,33 @@ def test_inactive_reengagement_against_holdout(admin_client, known):
 
 
 def test_coupons_report(admin_client, db):
-    from coupons.models import Coupon, CouponPool
-    from coupons.services import coupons_generate
+    from contacts.models import Order
+    from coupons.models import CouponPool
+    from coupons.services import coupon_redemptions_record, coupons_assign_bulk, coupons_generate
 
     pool = CouponPool.objects.create(name="=Pool", offer_kind="percent", offer_value=10)
-    coupons_generate(pool=pool, count=5)
+    coupons_generate(pool=pool, count=10)
+    contacts = [Contact.objects.create(email=f"cp{i}@example.com") for i in range(4)]
+    codes = coupons_assign_bulk(pool=pool, contact_ids=[c.pk for c in contacts])
+    orders = []
+    for days, contact in zip((2, 6), contacts[:2], strict=True):
+        coupon = codes[contact.pk]
+        orders.append(
+            Order.objects.create(
+                external_id=f"CP{contact.pk}", contact=contact, total="40.00", coupon_code=coupon.code,
+                placed_at=coupon.assigned_at + days * DAY,
+            ).pk
+        )  # fmt: skip
+    coupon_redemptions_record(order_ids=orders)
     response = admin_client.get(reverse("reports:coupons"))
     assert response.status_code == 200
     (row,) = response.context["data"]["pools"]
-    assert (row["assigned"], row["redeemed"]) == (0, 0)
+    assert (row["assigned"], row["redeemed"], row["rate"]) == (4, 2, 0.5)
+    assert float(row["revenue"]) == 80.0
+    assert row["median_days"] == pytest.approx(4.0)  # median of 2 and 6 days
+    assert sum(response.context["data"]["over_time"]["assigned"]) == 4
     rows = rows_of(admin_client.get(reverse("reports:coupons"), {"download": "pools"}))
     assert rows[1][0] == "'=Pool"
-    assert Coupon.objects.count() == 5
 
 
 def test_journey_admin_page_links_to_its_report(admin_client, known):
@@ -231,4 +246,6 @@ def test_movement_reads_stored_reengagement_after_the_hourly_task(admin_client, 
     response = admin_client.get(reverse("reports:movement"))
     assert response.context["reengagement_stored"] is True
     assert response.context["reengagement"] == live
-    assert admin_client.get(reverse("reports:movement"), {"live": "1"}).context["reengagement_stored"] is False
+    assert (
+        admin_client.get(reverse("reports:movement"), {"live": "1"}).context["reengagement_stored"] is False
+    )

@@ -23,7 +23,7 @@
     scales[valueAxis] = {
       beginAtZero: true,
       title: { display: true, text: spec.value_label },
-      ticks: { callback: fmt },
+      ticks: spec.unit === "count" ? { callback: fmt, precision: 0 } : { callback: fmt },
       grid: { color: "#eef1f5" },
     };
     scales[categoryAxis] = { title: { display: !!spec.category_label, text: spec.category_label }, grid: { display: false } };

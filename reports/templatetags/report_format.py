@@ -45,7 +45,7 @@ def points(value) -> str:
     """A difference of two rates in percentage points, signed: 0.031 -> '+3.1 pts'."""
     if value is None:
         return "–"
-    return f"{float(value) * 100:+,.1f} pts"
+    return f"{float(value) * 100:+,.1f} pts".replace("-", "−")
 
 
 @register.filter

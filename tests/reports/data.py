@@ -225,6 +225,21 @@ def showcase_build(today: dt.date) -> Known:
             for c in known.contacts[("B", False)][:7]
         ]
     )
+    from coupons.models import CouponPool
+    from coupons.services import coupon_redemptions_record, coupons_assign_bulk, coupons_generate
+
+    pool = CouponPool.objects.create(name="Spring 15 %", offer_kind="percent", offer_value=15)
+    coupons_generate(pool=pool, count=120)
+    treated = [c.pk for c in known.contacts[("A", False)] + known.contacts[("B", False)]]
+    codes = coupons_assign_bulk(pool=pool, contact_ids=treated)
+    orders = [
+        Order.objects.create(
+            external_id=f"CPN{cid}", contact_id=cid, total=f"{35 + (i * 17) % 90}.00",
+            coupon_code=codes[cid].code, placed_at=codes[cid].assigned_at,
+        ).pk
+        for i, cid in enumerate(treated[:31])
+    ]  # fmt: skip
+    coupon_redemptions_record(order_ids=orders)
     from reports.services import rollups_refresh
 
     rollups_refresh(today=today, message_days=1)

@@ -6,7 +6,7 @@ Journey entry schedules are NOT here: journey services own those rows.
 
 from importlib import import_module
 
-_APPS = ("contacts", "segments", "coupons", "messaging", "journeys")
+_APPS = ("contacts", "segments", "coupons", "messaging", "journeys", "reports")
 
 CELERY_BEAT_SCHEDULE: dict = {}
 for _app in _APPS:

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "coupons",
     "messaging",
     "journeys",
+    # Reporting (issue 14): dashboard and reports, on top of every other app.
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -324,3 +326,6 @@ if WINBACK_CACHE_URL:
 # API requests per token per minute (0 = unlimited); over it: 429 with Retry-After.
 WINBACK_API_RATE_PER_MINUTE = env_int("WINBACK_API_RATE_PER_MINUTE", 120, minimum=0)
 # --- /Security and privacy -----------------------------------------------------
+# --- Reports (issue 14) ----------------------------------------------------
+# Currency the dashboard and reports show money in (ISO 4217); orders are assumed to share it.
+REPORTS_CURRENCY = env_str("REPORTS_CURRENCY", "EUR").upper()

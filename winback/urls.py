@@ -19,6 +19,7 @@ urlpatterns = [
     path("coupons/", include("coupons.urls")),
     path("m/", include("messaging.urls")),
     path("journeys/", include("journeys.urls")),
+    path("reports/", include("reports.urls")),
 ]
 
 # Uploaded files only for logged-in staff with the right permission, in development too.

@@ -1,0 +1,103 @@
+"""The rollup writer (the only write in reports): `rollups_refresh`, run by beat every hour."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from journeys.models import Journey
+from messaging.models import Message
+from reports.models import DailyCount, JourneySnapshot
+from segments.models import ContactScore
+
+AT_RISK_SEGMENTS = ("At Risk", "Can't Lose Them")
+MESSAGE_DAYS = 2  # re-count today and yesterday (late opens and clicks land on earlier messages' days)
+
+
+def _message_counts(since: dt.date) -> dict[tuple[dt.date, str], int]:
+    start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
+    counts: dict[tuple[dt.date, str], int] = {}
+    by_sent = (
+        Message.objects.filter(sent_at__gte=start)
+        .annotate(day=TruncDate("sent_at"))
+        .values("day")
+        .annotate(
+            sent=Count("id", filter=Q(status__in=[Message.Status.SENT, Message.Status.BOUNCED])),
+            delivered=Count("id", filter=Q(status=Message.Status.SENT)),
+            bounced=Count("id", filter=Q(status=Message.Status.BOUNCED)),
+        )
+        .order_by()
+    )
+    for row in by_sent:
+        for key in ("sent", "delivered", "bounced"):
+            counts[(row["day"], key)] = row[key]
+    for key, column in (("opened", "opened_at"), ("clicked", "clicked_at")):
+        rows = (
+            Message.objects.filter(**{f"{column}__gte": start})
+            .annotate(day=TruncDate(column))
+            .values("day")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for row in rows:
+            counts[(row["day"], key)] = row["n"]
+    return counts
+
+
+@transaction.atomic
+def rollups_refresh(*, today: dt.date | None = None, message_days: int = MESSAGE_DAYS) -> int:
+    """Recount the recent days' messages and snapshot today's audience. Returns rows written."""
+    today = today or timezone.localdate()
+    since = today - dt.timedelta(days=message_days - 1)
+    rows: list[DailyCount] = []
+    counts = _message_counts(since)
+    for offset in range(message_days):
+        day = since + dt.timedelta(days=offset)
+        for key in ("sent", "delivered", "opened", "clicked", "bounced"):
+            rows.append(DailyCount(day=day, metric="messages", key=key, value=counts.get((day, key), 0)))
+    for metric, column in (
+        ("stage", "lifecycle_stage"),
+        ("segment", "rfm_segment"),
+        ("cluster", "clv_cluster"),
+    ):
+        for key, n in (
+            ContactScore.objects.order_by().values(column).annotate(n=Count("pk")).values_list(column, "n")
+        ):
+            rows.append(DailyCount(day=today, metric=metric, key=key or "", value=n))
+    at_risk = ContactScore.objects.filter(
+        Q(lifecycle_stage="defecting") | Q(rfm_segment__in=AT_RISK_SEGMENTS)
+    ).aggregate(n=Count("pk"), clv=Sum("predicted_clv"))
+    rows.append(
+        DailyCount(day=today, metric="at_risk", key="", value=at_risk["n"], amount=at_risk["clv"] or 0)
+    )
+    DailyCount.objects.filter(
+        Q(metric="messages", day__gte=since, day__lte=today)
+        | Q(metric__in=["stage", "segment", "cluster", "at_risk"], day=today)
+    ).delete()
+    DailyCount.objects.bulk_create(rows)
+    return len(rows)
+
+
+def report_to_json(report: dict) -> dict:
+    """A journey report without its model instances (for JourneySnapshot)."""
+    data = {k: v for k, v in report.items() if k not in ("journey", "filters", "version")}
+    data["version"] = {"number": report["version"].number} if report["version"] else None
+    return data
+
+
+def journey_snapshots_refresh(*, now: dt.datetime | None = None) -> int:
+    """Recompute the stored report of every journey that is not archived. Returns how many."""
+    from reports.selectors.journey import journey_results
+    from reports.selectors.movement import inactive_reengagement
+
+    now = now or timezone.now()
+    journeys = list(Journey.objects.exclude(status=Journey.Status.ARCHIVED).select_related("current_version"))
+    for journey in journeys:
+        data = report_to_json(journey_results(journey=journey))
+        data["inactive_reengagement"] = inactive_reengagement(journey_id=journey.pk)
+        JourneySnapshot.objects.update_or_create(journey=journey, defaults={"computed_at": now, "data": data})
+    return len(journeys)

@@ -21,6 +21,15 @@ from winback.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- First run: local .env ------------------------------------------------
+# `make run` writes a git-ignored .env (DEBUG=true, a generated SECRET_KEY) so every manage.py
+# command works in a new shell. The environment wins over the file; production has no .env.
+from winback.dotenv import load_env_file  # noqa: E402
+
+load_env_file()
+# --- /First run -----------------------------------------------------------
+
 VAR_DIR = Path(env_str("WINBACK_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)

@@ -262,3 +262,10 @@ MESSAGING_VAPID_SUBJECT = env_str("MESSAGING_VAPID_SUBJECT", "mailto:shop@exampl
 # Recommendations in templates: "new" products are those created in the last N days.
 MESSAGING_NEW_PRODUCT_DAYS = env_int("MESSAGING_NEW_PRODUCT_DAYS", 30, minimum=1)
 # --- /Messaging -----------------------------------------------------------
+
+# --- Emails: the shop in every message (playbooks) ------------------------------------------------
+# Shown in the header and footer of the email layout (messaging/email_layout.py) as `shop.*`.
+WINBACK_SHOP_LOGO_URL = env_str("WINBACK_SHOP_LOGO_URL", "")  # absolute https URL of a PNG/JPEG logo
+WINBACK_SHOP_ADDRESS = env_str("WINBACK_SHOP_ADDRESS", "Example Street 1, 10115 Berlin, Germany")
+WINBACK_SHOP_CURRENCY = env_str("WINBACK_SHOP_CURRENCY", "EUR").upper()  # ISO code; prices show its symbol
+# --- /Emails ----------------------------------------------------------------------------------------

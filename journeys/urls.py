@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from journeys import views
 
@@ -6,4 +6,5 @@ app_name = "journeys"
 
 urlpatterns = [
     path("survey/<str:token>/", views.survey, name="survey"),
+    path("", include("journeys.playbooks.urls")),  # playbooks gallery, journey file import
 ]

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods
 
@@ -47,14 +48,27 @@ def journey_page_url(journey) -> str:
 
 
 def _report(request: HttpRequest, result: ImportResult) -> None:
+    from coupons.models import CouponPool
+
     messages.success(request, f"Created the draft journey “{result.journey.name}”.")
-    details = [
-        line for line in result.lines()[1:] if "no codes yet" not in line and "does not publish" not in line
-    ]
-    if details:
-        messages.info(request, "; ".join(details) + ".")
+    if result.object_lines():
+        text = "; ".join(result.object_lines())
+        messages.info(request, text[0].upper() + text[1:] + ".")
+    empty_pools = CouponPool.objects.filter(
+        name__in=result.created.get("pools", []) + result.reused.get("pools", []), codes_total=0
+    )
+    for pool in empty_pools:
+        messages.warning(
+            request,
+            format_html(
+                'Pool “{}” has no codes yet: <a href="{}">generate or import codes</a> before publishing.',
+                pool.name,
+                reverse("admin:coupons_couponpool_change", args=[pool.pk]),
+            ),
+        )
     for note in result.notes:
-        messages.warning(request, note[0].upper() + note[1:])
+        if "no codes yet" not in note:
+            messages.warning(request, note[0].upper() + note[1:])
 
 
 class PlaybookForm(forms.Form):

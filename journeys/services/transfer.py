@@ -80,13 +80,17 @@ class ImportResult:
     reused: dict[str, list[str]] = field(default_factory=dict)  # section -> names that existed
     notes: list[str] = field(default_factory=list)  # e.g. "pool X has no codes yet"
 
-    def lines(self) -> list[str]:
-        """What happened, one line per object, for the command line and the admin message."""
-        out = [f"journey: created draft “{self.journey.name}”"]
+    def object_lines(self) -> list[str]:
+        """One line per object created or reused (not the journey)."""
+        out = []
         for section in ("segments", "pools", "templates", "surveys", "audiences"):
             out += [f"{section[:-1]}: created “{name}”" for name in self.created.get(section, [])]
             out += [f"{section[:-1]}: reused existing “{name}”" for name in self.reused.get(section, [])]
-        return out + self.notes
+        return out
+
+    def lines(self) -> list[str]:
+        """What happened, one line per object, then the notes: for the command line."""
+        return [f"journey: created draft “{self.journey.name}”", *self.object_lines(), *self.notes]
 
 
 # --- export ------------------------------------------------------------------------------------
@@ -314,9 +318,20 @@ class _Importer:
         self.ids["segments"] = {
             n: existing[prefixed(self.prefix, n)] for n in definitions if prefixed(self.prefix, n) in existing
         }
+        reused = Segment.objects.filter(pk__in=self.ids["segments"].values()).in_bulk()
         for name in definitions:
             if name in self.ids["segments"]:
                 self._note("segments", prefixed(self.prefix, name), created=False)
+                theirs = definitions[name].get("rules") or {}
+                if _rule_names(theirs, "segments"):
+                    continue  # uses other segments: not compared
+                if reused[self.ids["segments"][name]].rules != self._rules_import(
+                    theirs, f"segments “{name}”"
+                ):
+                    self.notes.append(
+                        f"segment “{prefixed(self.prefix, name)}” existed with other rules than the file's: "
+                        "it is used as it is (check it, or import with a prefix)."
+                    )
         pending = [n for n in definitions if n not in self.ids["segments"]]
         while pending:  # segments using segments: create the used ones first
             ready = [

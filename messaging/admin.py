@@ -4,6 +4,7 @@ mail sink. Writes go through messaging.services."""
 
 from __future__ import annotations
 
+import functools
 from functools import cached_property
 
 from django import forms
@@ -25,6 +26,7 @@ from messaging.rendering import template_render
 from messaging.sandbox import VARIABLES
 from messaging.selectors import render_contexts, sample_context
 from messaging.services import REQUIRED_FIELDS
+from messaging.test_send import template_test_send_view
 
 
 class CappedCountPaginator(Paginator):
@@ -184,6 +186,11 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                 "<int:pk>/preview/",
                 self.admin_site.admin_view(self.preview_view),
                 name="messaging_messagetemplate_preview",
+            ),
+            path(
+                "<int:pk>/send-test/",
+                self.admin_site.admin_view(functools.partial(template_test_send_view, self)),
+                name="messaging_messagetemplate_send_test",
             ),
             path(
                 "preview-draft/",

@@ -6,7 +6,7 @@ the sandbox) from a readable stylesheet, then inlines the CSS with `css-inline` 
 inliner): Gmail, Outlook and most webmail clients drop <style> blocks, so every style must sit on
 the element. The only rules left in a <style> are the media queries for narrow screens, which clients
 that drop them do not need: the layout is fluid (max-width 600 px; product cards are inline-blocks of
-at most 264 px that wrap to one per row below ~560 px), so it reads at 600 px and at 360 px.
+at most 256 px that wrap to one per row below ~560 px), so it reads at 600 px and at 360 px.
 
 Template tags only ever sit between block elements or inside cells, never between table rows (an HTML
 parser would move them out of the table).
@@ -42,7 +42,7 @@ p { margin: 0 0 14px 0; }
 .button { display: inline-block; background: #c8553d; color: #ffffff; font-weight: bold; text-decoration: none;
   padding: 12px 26px; border-radius: 4px; }
 .cards { font-size: 0; text-align: center; }
-.card { display: inline-block; width: 100%; max-width: 264px; vertical-align: top; margin: 0 6px 14px 6px;
+.card { display: inline-block; width: 100%; max-width: 256px; vertical-align: top; margin: 0 5px 14px 5px;
   font-size: 15px; text-align: left; border: 1px solid #e4e0da; }
 .card-image { display: block; width: 100%; height: auto; border: 0; }
 .card-noimage { background: #e9e4dc; color: #7a7166; height: 120px; line-height: 120px; text-align: center;
@@ -61,6 +61,7 @@ MEDIA = """@media only screen and (max-width: 480px) {
   .content { padding: 20px 16px 4px 16px !important; }
   .card { max-width: 100% !important; margin: 0 0 14px 0 !important; }
   h1 { font-size: 21px !important; }
+  .coupon-code { font-size: 20px !important; letter-spacing: 1px !important; }
 }"""
 
 COUPON = """{% if coupon.code %}
@@ -74,7 +75,7 @@ COUPON = """{% if coupon.code %}
 PRODUCTS = """{% if recommendations %}
 <h2>Picked for you</h2>
 <div class="cards">{% for p in recommendations|slice:":4" %}<div class="card">
-  {% if p.image_url %}<img class="card-image" src="{{ p.image_url }}" width="264" alt="{{ p.name }}">{% else %}<div class="card-noimage">{{ p.name|first|upper }}</div>{% endif %}
+  {% if p.image_url %}<img class="card-image" src="{{ p.image_url }}" width="256" alt="{{ p.name }}">{% else %}<div class="card-noimage">{{ p.name|first|upper }}</div>{% endif %}
   <div class="card-body">
     <div class="card-name">{{ p.name }}</div>
     {% if p.price %}<div class="card-price">{{ shop.currency_symbol }}{{ p.price|floatformat:2 }}</div>{% endif %}

@@ -1,3 +1,4 @@
+# ruff: noqa: E501, S603, S607  (Graphviz attributes read better unwrapped; runs the local `dot`)
 """Draw a playbook's graph with Graphviz, for the README (docs/images/playbook-<slug>.png).
 
 python -m journeys.playbooks.graphs     # needs `dot` (apt-get install graphviz); DJANGO_SETTINGS_MODULE set

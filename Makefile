@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 
-.PHONY: run serve test lint format install migrate demo browser clean check-deploy
+.PHONY: run serve test lint format install migrate demo browser clean check-deploy bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,13 @@ format: $(STAMP)
 check-deploy: $(STAMP)
 	SECRET_KEY=$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(50))') ALLOWED_HOSTS=winback.example.com \
 	  $(PY) manage.py check --deploy --fail-level WARNING
+
+# Benchmarks on PostgreSQL (DATABASE_URL=postgres://...): every figure beside its baseline, written to
+# bench/RESULTS.md. Quick by default (100,000 contacts); `make bench SIZE=1000000` for the full run.
+SIZE ?= 100000
+bench: $(STAMP)
+	@$(PY) -c "import pandas" 2>/dev/null || $(PY) -m pip install --quiet "pandas==2.3.*"  # the [bench] extra
+	DJANGO_SETTINGS_MODULE=tests.settings SIZE=$(SIZE) $(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) var

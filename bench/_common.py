@@ -78,3 +78,29 @@ def rate(rows: int, seconds: float) -> float:
 def result_line(ok: bool, good: str, bad: str) -> int:
     print("RESULT:", good if ok else bad)
     return 0 if ok else 1
+
+
+def figure(name: str, winback: float, baseline: float | None, unit: str, note: str = "") -> None:
+    """One row of bench/RESULTS.md, printed as a `BENCH {json}` line that bench/run.py collects.
+
+    `winback` and `baseline` are in `unit`; the ratio is computed so that above 1 means Winback is better
+    (rates: winback / baseline; times in ms or s: baseline / winback)."""
+    import json
+
+    ratio = None
+    if baseline:
+        ratio = winback / baseline if unit.endswith("/s") else baseline / winback if winback else None
+    print(
+        "BENCH "
+        + json.dumps(
+            {
+                "figure": name,
+                "winback": winback,
+                "baseline": baseline,
+                "unit": unit,
+                "ratio": ratio,
+                "note": note,
+            }
+        ),
+        flush=True,
+    )

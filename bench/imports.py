@@ -18,7 +18,16 @@ import io
 import random
 import sys
 
-from _common import Timer, database_empty, django_setup, parser_make, rate, result_line, throwaway_database
+from _common import (
+    Timer,
+    database_empty,
+    django_setup,
+    figure,
+    parser_make,
+    rate,
+    result_line,
+    throwaway_database,
+)
 
 COLUMNS = ["external_id", "email", "first_name", "last_name", "country", "email_consent", "signed_up_at"]
 FIRST = ["Anna", "Ben", "Chloé", "David", "Emma", "Félix", "Greta", "Hugo", "Ines", "Jonas", "Lena", "Mia"]
@@ -68,6 +77,7 @@ def main() -> int:
     django_setup(args.database_url)
 
     import tablib
+    from django.db import connection
     from import_export import resources
 
     from contacts.importing import csv_import
@@ -113,6 +123,21 @@ def main() -> int:
         print(f"    {outcome.created:,} created, {outcome.error_count} errors, format {outcome.format}")
         ok &= outcome.ok and emails_check("Winback", emails)
 
+        copy_seconds = None
+        if connection.vendor == "postgresql":
+            # The limit: the same file COPYed into a bare table (text columns, no index, no validation).
+            with connection.cursor() as cursor:
+                columns = ", ".join(f'"{c}" text' for c in COLUMNS)
+                cursor.execute(f"CREATE TABLE bench_bare_contacts ({columns})")
+                bare_copy = "COPY bench_bare_contacts FROM STDIN WITH (FORMAT csv, HEADER)"
+                with (
+                    Timer(f"limit: COPY of the file into a bare table, {args.contacts:,} rows") as t,
+                    cursor.cursor.copy(bare_copy) as copy,
+                ):
+                    copy.write(data)
+                copy_seconds = t.seconds
+                cursor.execute("DROP TABLE bench_bare_contacts")
+
         database_empty()
         plain_seconds, same = import_export_run(PlainContactResource, baseline_rows)
         ok &= same
@@ -136,10 +161,33 @@ def main() -> int:
     if baseline_rows < args.contacts:
         print(f"    -> {args.contacts:,} rows would take about {args.contacts / plain_rate:,.0f} s")
     print(f"  ratio Winback / row by row:   {winback_rate / plain_rate:10.1f}x")
+    sample = f"baseline on {baseline_rows:,} rows, extrapolated" if baseline_rows < args.contacts else ""
+    if copy_seconds:
+        figure(
+            f"CSV import, {args.contacts:,} contacts vs COPY into a bare table (the limit)",
+            winback_rate,
+            rate(args.contacts, copy_seconds),
+            "rows/s",
+            "ratio below 1: the share of the limit reached",
+        )
+    figure(
+        f"CSV import, {args.contacts:,} contacts vs import-export default",
+        winback_rate,
+        plain_rate,
+        "rows/s",
+        sample,
+    )
     if bulk_seconds is not None:
         bulk_rate = rate(baseline_rows, bulk_seconds)
         print(f"  import-export use_bulk=True:  {bulk_rate:10,.0f} rows/s{extrapolated}")
         print(f"  ratio Winback / use_bulk:     {winback_rate / bulk_rate:10.1f}x")
+        figure(
+            f"CSV import, {args.contacts:,} contacts vs import-export use_bulk",
+            winback_rate,
+            bulk_rate,
+            "rows/s",
+            sample,
+        )
     return result_line(ok, "results agree", "RESULTS DIFFER")
 
 

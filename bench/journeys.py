@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
 import django  # noqa: E402
-from _common import Timer  # noqa: E402
+from _common import Timer, figure  # noqa: E402
 
 django.setup()
 
@@ -117,7 +117,7 @@ def setup_journey(segment: Segment, template: MessageTemplate, pool: CouponPool)
     return journey
 
 
-def run_engine(journey: Journey, sink: CountingSink) -> tuple[float, float, int]:
+def run_engine(journey: Journey, sink: CountingSink) -> tuple[float, float, int, float]:
     before = sink.count
     with Timer("engine: entry (one INSERT ... SELECT)") as t_entry:
         entered = journey_enter(journey=journey, now=T0)
@@ -133,7 +133,26 @@ def run_engine(journey: Journey, sink: CountingSink) -> tuple[float, float, int]
     print(
         f"  engine: {entered:,} entered, {report.steps_run:,} step runs in tick 2, {report.batches} batches"
     )
-    return steps + t_send.seconds, steps, sink.count - before
+    return steps + t_send.seconds, steps, sink.count - before, t_send.seconds
+
+
+def sink_capacity(count: int) -> float:
+    """The limit for delivery: the sink alone, fed prebuilt messages over ONE SMTP connection (Django's
+    SMTP backend, as Winback uses it), in emails per second."""
+    from django.core.mail import EmailMultiAlternatives, get_connection
+
+    messages = [
+        EmailMultiAlternatives(subject="We miss you", body="Your code ABC", to=[f"capacity{i}@example.com"])
+        for i in range(count)
+    ]
+    for message in messages:
+        message.attach_alternative("<p>Your code ABC</p>", "text/html")
+    with Timer(f"limit: the SMTP sink alone, {count:,} prebuilt emails on one connection") as t:
+        smtp = get_connection()
+        smtp.open()
+        smtp.send_messages(messages)
+        smtp.close()
+    return count / t.seconds
 
 
 def run_naive(
@@ -230,7 +249,8 @@ def main() -> int:
 
         expected_engine = args.contacts - len(range(0, args.contacts, 10))
         expected_naive = naive_count - len(range(0, naive_count, 10))
-        engine_seconds, engine_steps, engine_sent = run_engine(engine_journey, sink)
+        engine_seconds, engine_steps, engine_sent, send_seconds = run_engine(engine_journey, sink)
+        capacity = sink_capacity(min(max(engine_sent, 1), 5_000))
         naive_seconds, naive_steps, naive_sent = run_naive(
             naive_segment, template, naive_pool, naive_journey, sink
         )
@@ -254,6 +274,24 @@ def main() -> int:
             f"naive {naive_sent:,} (expected {expected_naive:,}), duplicates {duplicates}"
         )
         ok = engine_sent == expected_engine and naive_sent == expected_naive and duplicates == 0
+        delivery_rate = engine_sent / send_seconds if send_seconds else 0.0
+        print(
+            f"  delivery: {delivery_rate:,.0f} emails/s; the sink alone on one connection {capacity:,.0f}/s"
+        )
+        figure(
+            f"journey tick, {args.contacts:,} contacts (entry > wait > condition > coupon > queue), no SMTP",
+            args.contacts / engine_steps,
+            naive_count / naive_steps,
+            "contacts/s",
+            f"baseline: per-contact loop on {naive_count:,} contacts, SMTP time excluded on both sides",
+        )
+        figure(
+            f"email delivery, {engine_sent:,} emails vs the SMTP sink's own capacity (one connection)",
+            delivery_rate,
+            capacity,
+            "emails/s",
+            "ratio below 1: the share of the sink's capacity reached (goal 0.9)",
+        )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
         controller.stop()

@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -33,7 +33,12 @@ from journeys.models import (
     SurveyQuestion,
 )
 from journeys.playbooks.views import journeys_export
-from journeys.selectors import enrollment_explain, journey_in_flight_counts, journey_report
+from journeys.selectors import (
+    enrollment_explain,
+    journey_in_flight_counts,
+    journey_in_flight_expression,
+    journey_stats,
+)
 from journeys.services import (
     journey_archive,
     journey_delete,
@@ -194,9 +199,7 @@ class JourneyAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(
-                in_flight_count=Count("enrollments", filter=Q(enrollments__state__in=Enrollment.IN_FLIGHT))
-            )
+            .annotate(in_flight_count=journey_in_flight_expression())  # from the JourneyStat rollup
         )
 
     @admin.display(description="version", ordering="current_version__number")
@@ -211,13 +214,16 @@ class JourneyAdmin(admin.ModelAdmin):
     def report(self, obj):
         if not obj.pk:
             return "—"
-        data = journey_report(journey=obj)
+        data = journey_stats(journey=obj)  # the rollup (refreshed by each tick and every minute)
+        if data["refreshed_at"] is None:
+            return "not counted yet (counts refresh with each tick and every minute)"
         states = ", ".join(f"{k}: {v}" for k, v in sorted(data["states"].items())) or "nobody yet"
         groups = "; ".join(
             f"{'holdout' if g['holdout'] else (g['variant'] or 'all')}: {g['converted']}/{g['n']} converted"
             for g in data["groups"]
         )
-        return format_html("{}<br>{}", states, groups)
+        when = timezone.localtime(data["refreshed_at"]).strftime("%H:%M:%S")
+        return format_html("{}<br>{}<br><small>counted at {}</small>", states, groups, when)
 
     @admin.display(description="last entry run")
     def last_entry(self, obj):

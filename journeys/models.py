@@ -377,3 +377,27 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} contact {self.contact_id}"
+
+
+class JourneyStat(models.Model):
+    """Enrollment counts per journey by state, variant and holdout: a rollup the journey list and page
+    read instead of counting every enrollment per view. Rebuilt set-based by journey_stats_refresh()
+    (beat, every minute); the page shows its age."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="stats")
+    state = models.CharField(max_length=16)
+    variant = models.CharField(max_length=64, blank=True)
+    holdout = models.BooleanField(default=False)
+    enrolled = models.PositiveIntegerField(default=0)
+    converted = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["journey", "state", "variant", "holdout"], name="journeystat_one_row_per_group"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey_id} {self.state}/{self.variant or '-'}{'/holdout' if self.holdout else ''}"

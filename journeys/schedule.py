@@ -12,4 +12,6 @@ BEAT_SCHEDULE = {
         # A tick older than its interval is pointless: the next one is on its way.
         "options": {"expires": max(TICK_SECONDS - 1, 1)},
     },
+    # The journey list's and page's counts (JourneyStat rollup); ticks refresh the journeys they touch.
+    "journeys-stats": {"task": "journeys.tasks.journey_stats_refresh", "schedule": 60.0},
 }

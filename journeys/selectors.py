@@ -120,3 +120,41 @@ def journey_in_flight_counts(*, journey: Journey) -> dict[tuple[int, int | None]
         .values_list("version_id", "step_id", "n")
     )
     return {(version_id, step_id): n for version_id, step_id, n in rows}
+
+
+def journey_stats(*, journey: Journey) -> dict:
+    """journey_report's shape (states, groups) read from the JourneyStat rollup (one query over a few
+    rows), plus `refreshed_at` (None when the journey was never counted yet)."""
+    from journeys.models import JourneyStat
+
+    states: dict[str, int] = {}
+    groups: dict[tuple[bool, str], dict] = {}
+    refreshed_at = None
+    for row in JourneyStat.objects.filter(journey=journey):
+        states[row.state] = states.get(row.state, 0) + row.enrolled
+        group = groups.setdefault(
+            (row.holdout, row.variant),
+            {"variant": row.variant, "holdout": row.holdout, "n": 0, "converted": 0},
+        )
+        group["n"] += row.enrolled
+        group["converted"] += row.converted
+        refreshed_at = row.refreshed_at if refreshed_at is None else min(refreshed_at, row.refreshed_at)
+    return {"states": states, "groups": [groups[k] for k in sorted(groups)], "refreshed_at": refreshed_at}
+
+
+def journey_in_flight_expression():
+    """Contacts in flight per journey from the rollup, for annotating a Journey queryset (a subquery
+    over a handful of rows per journey instead of counting its enrollments)."""
+    from django.db.models import IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    from journeys.models import JourneyStat
+
+    in_flight = (
+        JourneyStat.objects.filter(journey=OuterRef("pk"), state__in=Enrollment.IN_FLIGHT)
+        .order_by()
+        .values("journey")
+        .annotate(n=Sum("enrolled"))
+        .values("n")
+    )
+    return Coalesce(Subquery(in_flight, output_field=IntegerField()), 0)

@@ -26,3 +26,10 @@ def conversions_record_task(order_ids: list[int]) -> int:
     from journeys.services import conversions_record
 
     return conversions_record(order_ids=order_ids)
+
+
+@shared_task(name="journeys.tasks.journey_stats_refresh", ignore_result=True)
+def journey_stats_refresh_task() -> None:
+    from journeys.services.stats import journey_stats_refresh
+
+    journey_stats_refresh()

@@ -62,6 +62,7 @@ class TickReport:
     conflicts: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    journey_ids: set[int] = field(default_factory=set)  # journeys whose contacts moved (for the rollup)
 
 
 @dataclass
@@ -362,6 +363,7 @@ def batch_advance(
 
             contacts_delete(contact_ids=ctx.delete_contact_ids, source="journey")
     report.steps_run = len(runs)
+    report.journey_ids = {e.journey_id for e in enrollments}
     report.completed = sum(1 for e in enrollments if e.state not in Enrollment.IN_FLIGHT)
     report.messages = len(ctx.deliver_message_ids)
     return report, ctx.deliver_message_ids
@@ -493,6 +495,11 @@ def journeys_tick(
         report.steps_run += batch.steps_run
         report.completed += batch.completed
         report.messages += batch.messages
+        report.journey_ids |= batch.journey_ids
         _deliver(message_ids, deliver)
+    if report.journey_ids:
+        from journeys.services.stats import journey_stats_refresh
+
+        journey_stats_refresh(journey_ids=report.journey_ids)  # one grouped query per tick, not per view
     report.seconds = time.monotonic() - started
     return report

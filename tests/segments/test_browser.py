@@ -52,3 +52,36 @@ def test_rule_editor_updates_the_count_as_you_edit(page, live_server, admin_user
     page.click("input[name=_save]")
     page.wait_for_selector(".messagelist")
     assert "Germans" in page.inner_text("#result_list")
+
+
+def test_slow_preview_says_about_n_then_the_exact_count_arrives(page, live_server, admin_user, settings):
+    """Past the preview budget (0 here: never count inline) the page shows the saved size as "about N",
+    then htmx fetches the exact count; the page itself never waited for a count."""
+    from pathlib import Path
+
+    from segments.models import Segment
+    from segments.services import segment_evaluate
+
+    settings.SEGMENT_PREVIEW_BUDGET_MS = 0
+    for i in range(6):
+        contact(country="DE", first_name=f"Dora{i}")
+    segment = Segment.objects.create(
+        name="Germans", rules={"field": "country", "operator": "eq", "value": "DE"}
+    )
+    segment_evaluate(segment=segment)
+    contact(country="DE", first_name="Late")  # counted after the size was saved
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"{live_server.url}{reverse('admin:login')}")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}{reverse('admin:segments_segment_change', args=[segment.pk])}")
+    page.wait_for_selector("[data-testid=match-estimate]")
+    assert "About 6" in page.inner_text("[data-testid=match-estimate]")
+    page.wait_for_function("document.querySelector('[data-testid=match-count]')?.innerText === '7'")
+    assert "Exactly 7" in page.inner_text("[data-testid=exact-count]")
+    assert page.locator("[data-testid=match-estimate]").count() == 0  # the exact count replaced "about"
+    shots = Path("test-results/screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    page.locator(".segment-editor").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "segment-preview-about-n.png"))

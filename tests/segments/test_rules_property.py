@@ -217,8 +217,8 @@ def evaluate(node, record) -> bool:
         return hit if op == "is" else not hit
     if field in ("signed_up_at", "last_activity_at"):
         return _date_op(getattr(c, field), op, value)
-    if field == "tags":
-        names = set(value)
+    if field == "tags":  # tag names ignore case
+        names = {name.lower() for name in value}
         return {
             "has_any": bool(record["tags"] & names),
             "has_all": names <= record["tags"],
@@ -235,6 +235,8 @@ def evaluate(node, record) -> bool:
         stored = c.attributes[key]
         if op == "contains":
             return value.lower() in str(stored).lower()
+        if isinstance(value, str) and isinstance(stored, str):  # attribute text ignores case
+            return _compare(stored.lower(), op, value.lower())
         return _compare(stored, op, value)
     if field in ("rfm_segment", "lifecycle_stage", "clv_cluster"):
         values = value if isinstance(value, list) else [value]
@@ -380,7 +382,7 @@ def random_condition(rng: random.Random) -> dict:
         elif op in ("within_last_days", "more_than_days_ago"):
             cond["value"] = rng.choice([0, 30, 90, 365])
     elif field == "tags":
-        cond["value"] = rng.sample(TAGS, rng.randint(1, 2))
+        cond["value"] = [rng.choice([t, t.upper()]) for t in rng.sample(TAGS, rng.randint(1, 2))]
     elif field == "attribute":
         if rng.random() < 0.5:
             cond["key"] = "referral_successful_count"

@@ -26,6 +26,14 @@
     this.catalogue = data.catalogue;
     this.choices = data.choices;
     this.textarea.addEventListener("input", (event) => { if (!event.fromBuilder) this.load(); });
+    // The JSON starts open (power users, scripts); a marketer who closes it keeps it closed.
+    const advanced = root.querySelector(".rb-advanced");
+    try {
+      if (window.localStorage.getItem("winback.rules.advanced") === "closed") advanced.open = false;
+      advanced.addEventListener("toggle", () => {
+        window.localStorage.setItem("winback.rules.advanced", advanced.open ? "open" : "closed");
+      });
+    } catch (error) { /* storage blocked: keep the default */ }
     this.load();
   }
 

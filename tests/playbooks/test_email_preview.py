@@ -66,12 +66,16 @@ def test_preview_shows_both_widths_and_sends_a_test_email(page, live_server, set
     page.goto(
         f"{live_server.url}/admin/messaging/messagetemplate/{template.pk}/preview/?contact={contact.pk}"
     )
-    expect(page.locator("iframe[data-width='600']")).to_be_visible()
-    expect(page.locator("iframe[data-width='360']")).to_be_visible()
-    narrow = page.frame_locator("iframe[data-width='360']")
-    expect(narrow.locator("body")).to_contain_text(contact.first_name)
-    expect(narrow.locator("body")).to_contain_text("Valid until")
-    page.screenshot(path=str(SHOTS / "template-preview.png"), full_page=True)
+    frame = page.locator("#preview iframe")
+    expect(frame).to_have_attribute("data-width", "600")
+    assert frame.bounding_box()["width"] == 602  # 600 px inside, 1 px border each side
+    expect(page.frame_locator("#preview iframe").locator("body")).to_contain_text(contact.first_name)
+    page.screenshot(path=str(SHOTS / "template-preview-600.png"), full_page=True)
+    page.get_by_role("button", name="Phone, 360 px").click()
+    expect(frame).to_have_attribute("data-width", "360")
+    assert frame.bounding_box()["width"] == 362
+    expect(page.frame_locator("#preview iframe").locator("body")).to_contain_text("Valid until")
+    page.screenshot(path=str(SHOTS / "template-preview-360.png"), full_page=True)
     page.get_by_label("Send a test email to").fill("marketer@example.org")
     page.get_by_role("button", name="Send test email").click()
     expect(page.locator(".messagelist li.success")).to_contain_text("Test email sent to marketer@example.org")

@@ -97,6 +97,12 @@ def _reminder_html() -> str:
     return email_html(body=REMINDER_BODY, preheader="Your code is still valid", coupon=True, products=True)
 
 
+def _reminder_text() -> str:
+    from messaging.email_layout import email_text
+
+    return email_text(body=REMINDER_BODY, coupon=True, products=True)
+
+
 # Editor layout: one column, a row every ROW pixels; side branches one column to the right.
 X, SIDE_X, ROW = 300, 620, 140
 
@@ -206,6 +212,7 @@ def _templates_ensure(result: CampaignsDemoResult) -> dict:
                 channel=Channel.EMAIL,
                 subject="{{ contact.first_name|default:'Hello' }}, your code is waiting",
                 html_body=_reminder_html(),
+                text_body=_reminder_text(),
             )
         )
     by_name[REMINDER_TEMPLATE] = reminder

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from messaging.email_layout import email_html
+from messaging.email_layout import email_html, email_text
 from messaging.models import Channel, MessageTemplate
 from messaging.services import message_template_save
 
@@ -20,15 +20,26 @@ REFERRAL_BODY = (
 )
 
 
+REFERRAL_BUTTON = ("Share your link", "{{ contact.attributes.referral_share_link|default:site_url }}")
+
+
 def _winback_html() -> str:
     return email_html(body=WINBACK_BODY, preheader="A personal code inside", coupon=True, products=True)
+
+
+def _winback_text() -> str:
+    return email_text(body=WINBACK_BODY, coupon=True, products=True)
+
+
+def _referral_text() -> str:
+    return email_text(body=REFERRAL_BODY, button=REFERRAL_BUTTON)
 
 
 def _referral_html() -> str:
     return email_html(
         body=REFERRAL_BODY,
         preheader="Your referral link",
-        button=("Share your link", "{{ contact.attributes.referral_share_link|default:site_url }}"),
+        button=REFERRAL_BUTTON,
     )
 
 
@@ -39,12 +50,14 @@ DEMO_TEMPLATES = [
         "subject": "{{ contact.first_name|default:'Hello' }}, we miss you"
         "{% if coupon.code %}: a gift inside{% endif %}",
         "html_body": _winback_html,
+        "text_body": _winback_text,
     },
     {
         "name": "Referral reminder (email)",
         "channel": Channel.EMAIL,
         "subject": "Invite a friend, {{ contact.first_name }}",
         "html_body": _referral_html,
+        "text_body": _referral_text,
     },
     {
         "name": "Win-back (SMS)",

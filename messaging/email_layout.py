@@ -16,6 +16,8 @@ parser would move them out of the table).
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF ", "SEK": "kr ", "PLN": "zł "}
@@ -138,3 +140,41 @@ def shop_context() -> dict:
         "currency": currency,
         "currency_symbol": CURRENCY_SYMBOLS.get(currency, f"{currency} "),
     }
+
+
+def email_text(
+    *,
+    body: str,
+    coupon: bool = False,
+    products: bool = False,
+    button: tuple[str, str] | None = ("Visit the shop", "{{ site_url }}"),
+) -> str:
+    """The plain-text part matching email_html() (template syntax kept): without it the text part would
+    be derived from the HTML, <style> and <title> included."""
+    text = re.sub(r"</(p|h\d|div|li)>|<br\s*/?>", "\n", body, flags=re.I)
+    text = re.sub(r"<[^>]+>", "", text)
+    text = "\n".join(line.strip() for line in text.splitlines())
+    parts = ["{{ shop.name }}", "", text.strip()]
+    if coupon:
+        parts += [
+            "",
+            "{% if coupon.code %}Your personal code: {{ coupon.code }}{% if coupon.expires_at %}"
+            ' (valid until {{ coupon.expires_at|date:"j F Y" }}){% endif %}{% endif %}',
+        ]
+    if button:
+        parts += ["", f"{button[0]}: {button[1]}"]
+    if products:
+        parts += [
+            "",
+            '{% if recommendations %}Picked for you:\n{% for p in recommendations|slice:":4" %}- {{ p.name }}'
+            "{% if p.price %} ({{ shop.currency_symbol }}{{ p.price|floatformat:2 }}){% endif %}: "
+            "{{ p.url|default:site_url }}\n{% endfor %}{% endif %}",
+        ]
+    parts += [
+        "",
+        "--",
+        "{{ shop.name }}{% if shop.address %} · {{ shop.address }}{% endif %}",
+        "Email preferences: {{ preferences_url }}",
+        "Unsubscribe: {{ unsubscribe_url }}",
+    ]
+    return "\n".join(parts) + "\n"

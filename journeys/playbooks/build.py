@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from messaging.email_layout import email_html
+from messaging.email_layout import email_html, email_text
 
 HERE = Path(__file__).resolve().parent
 X, SIDE_X, ROW = 300, 640, 130
@@ -49,7 +49,9 @@ def email(
         "subject": subject,
         "html_body": html,
         "from_email": "",
-        "text_body": "",
+        "text_body": email_text(
+            body=body, coupon=coupon, products=products, button=button or ("Visit the shop", "{{ site_url }}")
+        ),
     }
 
 

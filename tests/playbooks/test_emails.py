@@ -34,6 +34,9 @@ def test_sent_email_shows_the_coupon_expiry_as_a_date(demo_shop, settings):
     assert "valid until )" not in html.lower() and "valid until\n)" not in html.lower()
     assert re.search(r"valid until\s+" + re.escape(expected), html, re.IGNORECASE), html
     assert journey.enrollments.exists()
+    # The text part is written for text, not derived from the HTML (no CSS, no title).
+    assert "@media" not in message.body and code in message.body
+    assert re.search(r"valid until " + re.escape(expected), message.body), message.body
 
 
 def test_sent_email_uses_the_shop_layout_and_currency(demo_shop, settings):

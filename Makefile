@@ -66,7 +66,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 check-deploy: $(STAMP)
-	SECRET_KEY=$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(50))') ALLOWED_HOSTS=winback.example.com \
+	WINBACK_ENV_FILE= DEBUG=false SECRET_KEY=$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(50))') ALLOWED_HOSTS=winback.example.com \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
 # Benchmarks on PostgreSQL (DATABASE_URL=postgres://...): every figure beside its baseline, written to

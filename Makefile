@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 
-.PHONY: run test lint format install migrate demo browser clean check-deploy bench
+.PHONY: run serve test lint format install migrate demo browser clean check-deploy bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,16 @@ install: $(STAMP)
 
 # The development defaults: DEBUG on, SQLite file and filesystem broker under var/,
 # email to a local SMTP sink started by the Procfile (see the outbox in the admin).
-run: export DEBUG ?= true
-run: $(STAMP)
+# Ctrl-C: honcho stops every process (grace period in winback/procfile.py) and exits 130, or 143 on SIGTERM;
+# that is a clean stop, not an error. The shell ignores the signal itself so that it can report honcho's status.
+SERVE = @trap : INT TERM; $(PY) -m winback.procfile start -f Procfile; status=$$?; \
+	case $$status in 0|130|143) ;; *) exit $$status ;; esac
+
+# .env (git-ignored, DEBUG=true and a generated SECRET_KEY) makes manage.py work in any new shell.
+.env: | $(STAMP)
+	$(PY) -m winback.dotenv .env
+
+run: $(STAMP) .env
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py bootstrap
 	$(PY) manage.py seed_demo
@@ -27,7 +35,11 @@ run: $(STAMP)
 	@echo "  Winback is starting at http://127.0.0.1:5000/admin/  (Ctrl-C stops web, worker, beat and mail sink)"
 	@echo "  Log in with the admin account printed above on the first run (reset: .venv/bin/python manage.py changepassword admin)."
 	@echo ""
-	$(VENV)/bin/honcho start -f Procfile
+	$(SERVE)
+
+# Only the processes of the Procfile (web, worker with beat, mail sink), on an installation set up by `make run`.
+serve: $(STAMP) .env
+	$(SERVE)
 
 migrate: $(STAMP)
 	$(PY) manage.py migrate --no-input
@@ -54,7 +66,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 check-deploy: $(STAMP)
-	SECRET_KEY=$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(50))') ALLOWED_HOSTS=winback.example.com \
+	WINBACK_ENV_FILE= DEBUG=false SECRET_KEY=$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(50))') ALLOWED_HOSTS=winback.example.com \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
 # Benchmarks on PostgreSQL (DATABASE_URL=postgres://...): every figure beside its baseline, written to

@@ -33,6 +33,7 @@ from journeys.models import (
     Survey,
     SurveyQuestion,
 )
+from journeys.playbooks.views import journeys_export
 from journeys.selectors import (
     enrollment_explain,
     journey_in_flight_counts,
@@ -206,7 +207,7 @@ class JourneyAdmin(admin.ModelAdmin):
     list_select_related = ["current_version"]
     readonly_fields = ["status", "current_version", "last_entry", "report", "graph"]
     inlines = [StepInline, EdgeInline]
-    actions = ["publish", "pause", "resume", "archive"]
+    actions = ["publish", "pause", "resume", "archive", journeys_export]
     fieldsets = [
         (
             None,

@@ -85,22 +85,23 @@ DEMO_SEGMENTS: list[tuple[str, str, dict]] = [
     ),
 ]
 
-REMINDER_HTML = """<html><body style="font-family: sans-serif; max-width: 36rem; margin: auto">
-<p>Hi {{ contact.first_name|default:"there" }},</p>
-{% if coupon.code %}
-<p>Just a reminder: your code <strong>{{ coupon.code }}</strong> is still waiting for you
-{% if coupon.expires_at %}until {{ coupon.expires_at|date:"j F Y" }}{% endif %}.</p>
-{% endif %}
-{% if recommendations %}
-<p>Perhaps one of these?</p>
-<ul>{% for p in recommendations %}
-  <li><a href="{{ p.url|default:site_url }}">{{ p.name }}</a></li>
-{% endfor %}</ul>
-{% endif %}
-<p><a href="{{ site_url }}">Visit the shop</a></p>
-<p style="font-size: small; color: #666">
-  <a href="{{ preferences_url }}">Email preferences</a> · <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>
-</body></html>"""
+REMINDER_BODY = (
+    '<h1>{{ contact.first_name|default:"Hello" }}, your code is waiting</h1>'
+    "<p>Just a reminder: your personal code is still valid. Perhaps one of these?</p>"
+)
+
+
+def _reminder_html() -> str:
+    from messaging.email_layout import email_html
+
+    return email_html(body=REMINDER_BODY, preheader="Your code is still valid", coupon=True, products=True)
+
+
+def _reminder_text() -> str:
+    from messaging.email_layout import email_text
+
+    return email_text(body=REMINDER_BODY, coupon=True, products=True)
+
 
 # Editor layout: one column, a row every ROW pixels; side branches one column to the right.
 X, SIDE_X, ROW = 300, 620, 140
@@ -210,7 +211,8 @@ def _templates_ensure(result: CampaignsDemoResult) -> dict:
                 name=REMINDER_TEMPLATE,
                 channel=Channel.EMAIL,
                 subject="{{ contact.first_name|default:'Hello' }}, your code is waiting",
-                html_body=REMINDER_HTML,
+                html_body=_reminder_html(),
+                text_body=_reminder_text(),
             )
         )
     by_name[REMINDER_TEMPLATE] = reminder

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from journeys import views
 from journeys.editor.urls import urlpatterns as editor_urlpatterns
@@ -8,4 +8,5 @@ app_name = "journeys"
 urlpatterns = [
     path("survey/<str:token>/", views.survey, name="survey"),
     *editor_urlpatterns,
+    path("", include("journeys.playbooks.urls")),  # playbooks gallery, journey file import
 ]

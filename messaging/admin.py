@@ -4,8 +4,7 @@ mail sink. Writes go through messaging.services."""
 
 from __future__ import annotations
 
-import email
-import email.policy
+import functools
 from functools import cached_property
 
 from django import forms
@@ -21,11 +20,13 @@ from django.utils.text import Truncator
 
 from contacts.models import Contact
 from messaging import outbound, services
+from messaging.mail_sink_view import received_part, untracked_html
 from messaging.models import DeliveryEvent, Message, MessageTemplate, PushSubscription, ReceivedMail
 from messaging.rendering import template_render
 from messaging.sandbox import VARIABLES
 from messaging.selectors import render_contexts, sample_context
 from messaging.services import REQUIRED_FIELDS
+from messaging.test_send import template_test_send_view
 
 
 class CappedCountPaginator(Paginator):
@@ -185,6 +186,11 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                 "<int:pk>/preview/",
                 self.admin_site.admin_view(self.preview_view),
                 name="messaging_messagetemplate_preview",
+            ),
+            path(
+                "<int:pk>/send-test/",
+                self.admin_site.admin_view(functools.partial(template_test_send_view, self)),
+                name="messaging_messagetemplate_send_test",
             ),
             path(
                 "preview-draft/",
@@ -413,17 +419,12 @@ class ReceivedMailAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def _part(self, obj, kind):
-        parsed = email.message_from_string(obj.raw, policy=email.policy.default)
-        body = parsed.get_body((kind,))
-        return body.get_content() if body is not None else ""
-
     @admin.display(description="HTML")
     def html_part(self, obj):
-        return format_html(
-            '<iframe sandbox="" srcdoc="{}" style="{}"></iframe>', self._part(obj, "html"), IFRAME_STYLE
-        )
+        # Never loads the open pixel or a click-tracking link (messaging.mail_sink_view).
+        body = untracked_html(received_part(obj.raw, "html"))
+        return format_html('<iframe sandbox="" srcdoc="{}" style="{}"></iframe>', body, IFRAME_STYLE)
 
     @admin.display(description="Text")
     def text_part(self, obj):
-        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", self._part(obj, "plain"))
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", received_part(obj.raw, "plain"))

@@ -2,40 +2,46 @@
 
 from __future__ import annotations
 
+from messaging.email_layout import email_html, email_text
 from messaging.models import Channel, MessageTemplate
 from messaging.services import message_template_save
 
-WINBACK_HTML = """<html><body style="font-family: sans-serif; max-width: 36rem; margin: auto">
-<h1>We miss you, {{ contact.first_name|default:"friend" }}!</h1>
-{% if coupon.code %}
-<p>Here is <strong>{{ coupon.code }}</strong> for your next order
-{% if coupon.expires_at %}(valid until {{ coupon.expires_at|date:"j F Y" }}){% endif %}.</p>
-{% endif %}
-{% if recommendations %}
-<h2>Picked for you</h2>
-<table>{% for p in recommendations %}
-  <tr><td>{% if p.image_url %}<img src="{{ p.image_url }}" width="80" alt="">{% endif %}</td>
-      <td><a href="{{ p.url|default:site_url }}">{{ p.name }}</a>
-          {% if p.price %} · {{ p.price }}{% endif %}</td></tr>
-{% endfor %}</table>
-{% endif %}
-<p><a href="{{ site_url }}">Visit the shop</a></p>
-<p style="font-size: small; color: #666">
-  <a href="{{ preferences_url }}">Email preferences</a> · <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>
-</body></html>"""
+WINBACK_BODY = (
+    '<h1>We miss you, {{ contact.first_name|default:"friend" }}!</h1>'
+    "<p>It has been a while since your last order. Here is a personal code for your next one, and a few "
+    "things we picked for you.</p>"
+)
 
-REFERRAL_HTML = """<html><body style="font-family: sans-serif">
-<p>Hi {{ contact.first_name }},</p>
-{% if contact.attributes.referral_successful_count %}
-{% with n=contact.attributes.referral_successful_count %}
-<p>Thanks: {{ n }} friend{{ n|pluralize }} joined through you!</p>
-{% endwith %}
-{% endif %}
-{% with link=contact.attributes.referral_share_link|default:site_url %}
-<p>Share your link and both of you save: <a href="{{ link }}">{{ link }}</a></p>
-{% endwith %}
-<p style="font-size: small"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>
-</body></html>"""
+REFERRAL_BODY = (
+    '<h1>{{ contact.first_name|default:"Hello" }}, thank you for spreading the word</h1>'
+    "{% with n=contact.attributes.referral_successful_count %}"
+    "{% if n %}<p>Thanks: {{ n }} friend{{ n|pluralize }} joined through you!</p>{% endif %}{% endwith %}"
+    "<p>Share your link and both of you save on the next order.</p>"
+)
+
+
+REFERRAL_BUTTON = ("Share your link", "{{ contact.attributes.referral_share_link|default:site_url }}")
+
+
+def _winback_html() -> str:
+    return email_html(body=WINBACK_BODY, preheader="A personal code inside", coupon=True, products=True)
+
+
+def _winback_text() -> str:
+    return email_text(body=WINBACK_BODY, coupon=True, products=True)
+
+
+def _referral_text() -> str:
+    return email_text(body=REFERRAL_BODY, button=REFERRAL_BUTTON)
+
+
+def _referral_html() -> str:
+    return email_html(
+        body=REFERRAL_BODY,
+        preheader="Your referral link",
+        button=REFERRAL_BUTTON,
+    )
+
 
 DEMO_TEMPLATES = [
     {
@@ -43,13 +49,15 @@ DEMO_TEMPLATES = [
         "channel": Channel.EMAIL,
         "subject": "{{ contact.first_name|default:'Hello' }}, we miss you"
         "{% if coupon.code %}: a gift inside{% endif %}",
-        "html_body": WINBACK_HTML,
+        "html_body": _winback_html,
+        "text_body": _winback_text,
     },
     {
         "name": "Referral reminder (email)",
         "channel": Channel.EMAIL,
         "subject": "Invite a friend, {{ contact.first_name }}",
-        "html_body": REFERRAL_HTML,
+        "html_body": _referral_html,
+        "text_body": _referral_text,
     },
     {
         "name": "Win-back (SMS)",
@@ -74,6 +82,7 @@ def message_templates_demo_seed() -> list[MessageTemplate]:
     for values in DEMO_TEMPLATES:
         template = MessageTemplate.objects.filter(name=values["name"]).first()
         if template is None:
+            values = {k: v() if callable(v) else v for k, v in values.items()}  # HTML built on demand
             template = message_template_save(template=MessageTemplate(**values))
         templates.append(template)
     return templates

@@ -285,6 +285,8 @@ VARIABLES: dict[str, tuple[str, ...] | None] = {
     "site_url": (),
     "today": (),
     "message": ("id", "channel"),
+    "shop": ("name", "logo_url", "address", "currency", "currency_symbol"),  # messaging.email_layout
+    "survey_url": (),  # survey step (journeys.steps.survey)
 }
 
 

@@ -14,6 +14,7 @@ from django.utils.timezone import now
 
 from contacts.models import Contact, Order, OrderLine, Product
 from messaging import tokens
+from messaging.email_layout import shop_context
 from messaging.models import Message
 from messaging.sandbox import CONTACT_FIELDS, PRODUCT_FIELDS
 
@@ -263,11 +264,13 @@ def render_contexts(*, messages: list[Message]) -> dict[int, dict]:
     recommendations = recommendations_for_contacts(contact_ids=contact_ids)
     contexts: dict[int, dict] = {}
     today = now().date()
+    shop = shop_context()
     for message in messages:
         context: dict[str, Any] = {
             "contact": contact_context(message.contact),
             "coupon": {},
             "site_url": settings.SITE_URL,
+            "shop": shop,
             "today": today,
             "message": {"id": message.pk, "channel": message.channel},
             "unsubscribe_url": tokens.unsubscribe_url(message.contact_id, message.pk),

@@ -16,6 +16,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import slugify
 
+from segments.builder import RulesBuilderWidget
 from segments.models import (
     ContactScore,
     LifecycleStage,
@@ -219,10 +220,11 @@ class ScoringRunAdmin(admin.ModelAdmin):
 class SegmentForm(forms.ModelForm):
     rules = forms.JSONField(
         required=False,
-        widget=forms.Textarea(
+        widget=RulesBuilderWidget(
             attrs={"rows": 18, "cols": 90, "class": "vLargeTextField", "spellcheck": "false"}
         ),
-        help_text="The rule tree as JSON; add conditions with the picker below. The preview follows.",
+        help_text="Build the rules with the rows (groups combine them with AND / OR / NOT); the JSON is "
+        "under Advanced. The preview follows.",
     )
 
     class Meta:

@@ -7,6 +7,8 @@ the same suite runs on SQLite and on PostgreSQL + Redis (see .ci/run).
 import os
 import tempfile
 
+# A developer's .env (written by `make run`) never leaks into tests or their subprocesses.
+os.environ.setdefault("WINBACK_ENV_FILE", "")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdefghijkl")
 # One folder per test run (SQLite test database file, filesystem broker, media), so
 # parallel runs never share state. Subprocesses (Celery workers) inherit it.

@@ -21,6 +21,15 @@ from winback.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- First run: local .env ------------------------------------------------
+# `make run` writes a git-ignored .env (DEBUG=true, a generated SECRET_KEY) so every manage.py
+# command works in a new shell. The environment wins over the file; production has no .env.
+from winback.dotenv import load_env_file  # noqa: E402
+
+load_env_file()
+# --- /First run -----------------------------------------------------------
+
 VAR_DIR = Path(env_str("WINBACK_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
@@ -326,6 +335,13 @@ if WINBACK_CACHE_URL:
 # API requests per token per minute (0 = unlimited); over it: 429 with Retry-After.
 WINBACK_API_RATE_PER_MINUTE = env_int("WINBACK_API_RATE_PER_MINUTE", 120, minimum=0)
 # --- /Security and privacy -----------------------------------------------------
+# --- Emails: the shop in every message (playbooks) ------------------------------------------------
+# Shown in the header and footer of the email layout (messaging/email_layout.py) as `shop.*`.
+WINBACK_SHOP_LOGO_URL = env_str("WINBACK_SHOP_LOGO_URL", "")  # absolute https URL of a PNG/JPEG logo
+WINBACK_SHOP_ADDRESS = env_str("WINBACK_SHOP_ADDRESS", "Example Street 1, 10115 Berlin, Germany")
+WINBACK_SHOP_CURRENCY = env_str("WINBACK_SHOP_CURRENCY", "EUR").upper()  # ISO code; prices show its symbol
+# --- /Emails ----------------------------------------------------------------------------------------
+
 # --- Reports (issue 14) ----------------------------------------------------
-# Currency the dashboard and reports show money in (ISO 4217); orders are assumed to share it.
-REPORTS_CURRENCY = env_str("REPORTS_CURRENCY", "EUR").upper()
+# Currency the dashboard and reports show money in (ISO 4217): the shop's currency unless set apart.
+REPORTS_CURRENCY = env_str("REPORTS_CURRENCY", WINBACK_SHOP_CURRENCY).upper()

@@ -60,6 +60,16 @@ def cap_usage(contact_ids: list[int], *, now: datetime, days: int) -> dict[int, 
     return {contact_id: (n, oldest) for contact_id, n, oldest in rows}
 
 
+def message_data(data: dict | None) -> dict:
+    """Enrollment data as message context. The assign-coupon step keeps the expiry as ISO text; it is
+    marked as a datetime here, so `{{ coupon.expires_at|date }}` prints a date (it printed nothing)."""
+    data = dict(data or {})
+    coupon = data.get("coupon")
+    if isinstance(coupon, dict) and isinstance(coupon.get("expires_at"), str):
+        data["coupon"] = {**coupon, "expires_at": {"__datetime__": coupon["expires_at"]}}
+    return data
+
+
 class MessageStep(StepKind):
     channel = "email"
     is_message = True
@@ -131,7 +141,7 @@ class MessageStep(StepKind):
                 Outgoing(
                     contact_id=e.contact_id,
                     idempotency_key=f"enrollment:{e.id}:step:{step.id}",
-                    context={**(e.data or {}), **self.extra_context(step=step, enrollment=e)},
+                    context={**message_data(e.data), **self.extra_context(step=step, enrollment=e)},
                     journey_id=e.journey_id,
                     step_id=step.id,
                     enrollment_id=e.id,

@@ -240,7 +240,12 @@ CUSTOM = {
         "journeys.audienceexport",
         "view",
     ),
-    "contacts_suppression_lift": ("/admin/contacts/suppression/lift/", "get", "contacts.suppression", "change"),
+    "contacts_suppression_lift": (
+        "/admin/contacts/suppression/lift/",
+        "get",
+        "contacts.suppression",
+        "change",
+    ),
     "contacts_contact_export_data": (
         "/admin/contacts/contact/999/export-data/",
         "get",

@@ -216,6 +216,12 @@ CUSTOM = {
         "messaging.messagetemplate",
         "change",
     ),
+    "messaging_messagetemplate_send_test": (
+        "/admin/messaging/messagetemplate/{template}/send-test/",
+        "post",
+        "messaging.messagetemplate",
+        "change",
+    ),
     "messaging_message_rendered": (
         "/admin/messaging/message/{message}/rendered/",
         "get",

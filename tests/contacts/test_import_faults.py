@@ -141,7 +141,7 @@ def test_tidy_deletes_old_files_of_finished_jobs_and_fails_forgotten_pending_job
     ImportJob.objects.filter(pk=forgotten.pk).update(created_at=at - timedelta(days=2))
     fresh = _job(b"email\n")
     old_name = old.file.name
-    assert import_jobs_tidy(at=at) == {"expired": 1, "files_deleted": 1}
+    assert import_jobs_tidy(at=at) == {"expired": 1, "abandoned": 0, "files_deleted": 1}
     assert not old.file.storage.exists(old_name)
     old.refresh_from_db()
     recent.refresh_from_db()
@@ -150,6 +150,21 @@ def test_tidy_deletes_old_files_of_finished_jobs_and_fails_forgotten_pending_job
     assert old.file.name == "" and recent.file.storage.exists(recent.file.name)
     assert forgotten.status == ImportJob.Status.FAILED and "never confirmed" in forgotten.errors[0]["message"]
     assert fresh.status == ImportJob.Status.PENDING
+
+
+def test_tidy_fails_a_job_whose_worker_died_while_running(settings):
+    # acks_late redelivers a killed worker's task within the broker's visibility timeout, before the
+    # run is stale: the redelivery finds the job "running" and does nothing. Tidy must not leave it so.
+    settings.WINBACK_IMPORT_STALE_MINUTES = 120
+    at = timezone.now()
+    dead = _job(b"email\n", status=ImportJob.Status.RUNNING, started_at=at - timedelta(minutes=121))
+    alive = _job(b"email\n", status=ImportJob.Status.RUNNING, started_at=at - timedelta(minutes=5))
+    assert import_jobs_tidy(at=at)["abandoned"] == 1
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.status == ImportJob.Status.FAILED and dead.finished_at == at
+    assert "stopped while importing" in dead.errors[0]["message"]
+    assert alive.status == ImportJob.Status.RUNNING
 
 
 def test_tidy_runs_from_the_beat_schedule():

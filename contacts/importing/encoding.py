@@ -20,7 +20,11 @@ from charset_normalizer import from_bytes
 SAMPLE_BYTES = 1024 * 1024  # read this much of a non-UTF-8 file to tell CJK from Windows-1252
 CJK_CODECS = ("shift_jis", "cp932", "euc_jp", "big5", "gb18030", "euc_kr", "cp949")
 _UTF7_RUN = re.compile(r"\+[A-Za-z0-9/+]{3,}-?")
-_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+# UTF-8 for Latin letters (U+00C0-U+017F), Greek and Cyrillic, and any 3-4 byte character. Other 2-byte
+# forms are left out: in Windows-1252 they are a capital before punctuation ("É»", "É" + no-break space).
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc3-\xc5\xce-\xd1][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 ADVICE = 'Save it as "CSV UTF-8" in your spreadsheet program and upload it again.'
 

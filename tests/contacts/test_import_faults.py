@@ -213,3 +213,13 @@ def test_utf16_without_bom_whose_header_starts_with_a_cjk_letter(codec):
     result = csv_import(kind="contacts", data=text.encode(codec))
     assert result.encoding == codec
     assert "名前" in result.ignored_columns
+
+
+def test_windows_1252_capitals_before_punctuation_are_not_mistaken_for_utf8():
+    # "É" + no-break space (0xC9 0xA0) or "É»" (0xC9 0xBB) is also a valid UTF-8 byte pair ("ɠ", "ɻ"):
+    # such a pair alone is no sign of a UTF-8 part, and the Windows-1252 file must import.
+    text = HEADER + "a@example.fr,Zoé,CAFÉ\xa0!\nb@example.fr,«ZOÉ»,Côté\n"
+    result = csv_import(kind="contacts", data=text.encode("cp1252"))
+    assert result.ok, result.errors
+    assert result.encoding == "cp1252"
+    assert set(Contact.objects.values_list("first_name", flat=True)) == {"Zoé", "«ZOÉ»"}

@@ -20,7 +20,11 @@ from charset_normalizer import from_bytes
 SAMPLE_BYTES = 1024 * 1024  # read this much of a non-UTF-8 file to tell CJK from Windows-1252
 CJK_CODECS = ("shift_jis", "cp932", "euc_jp", "big5", "gb18030", "euc_kr", "cp949")
 _UTF7_RUN = re.compile(r"\+[A-Za-z0-9/+]{3,}-?")
-_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+# UTF-8 for Latin letters (U+00C0-U+017F), Greek and Cyrillic, and any 3-4 byte character. Other 2-byte
+# forms are left out: in Windows-1252 they are a capital before punctuation ("É»", "É" + no-break space).
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc3-\xc5\xce-\xd1][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 ADVICE = 'Save it as "CSV UTF-8" in your spreadsheet program and upload it again.'
 
@@ -135,19 +139,31 @@ def _is_cjk(char: str) -> bool:
 
 
 def _refuse_utf7(text: str) -> None:
-    """ASCII with "+...-" runs that UTF-7-decode to letters (J+APw-rgen = Jürgen) is UTF-7."""
+    """ASCII whose "+...-" runs UTF-7-decode to letters (J+APw-rgen = Jürgen) is UTF-7.
+
+    Base64 values (tokens, hashes) hold such runs too, about one in 400 by chance: the file is
+    refused only when most of its runs read as letters, not because one does. Plus addressing
+    (jo+abc-news@example.com) and phone numbers (+4915…) are not runs.
+    """
+    runs = letters = 0
+    first = None
     for match in _UTF7_RUN.finditer(text):
-        if "@" in _cell_around(text, match.start(), match.end()):
-            continue  # plus addressing (jo+abc-news@example.com), not UTF-7
+        run = match.group(0)
+        if run.rstrip("-")[1:].isdigit() or "@" in _cell_around(text, match.start(), match.end()):
+            continue
+        runs += 1
         try:
-            decoded = codecs.decode(match.group(0).encode("ascii"), "utf_7")
+            decoded = codecs.decode(run.encode("ascii"), "utf_7")
         except UnicodeDecodeError:
             continue
         if decoded and all(0xC0 <= ord(c) <= 0x24F or 0x3040 <= ord(c) <= 0x9FFF for c in decoded):
-            raise EncodingRefused(
-                f'The file looks UTF-7 encoded ("{match.group(0)}" would read as "{decoded}"): '
-                f"UTF-7 is not supported. {ADVICE}"
-            )
+            letters += 1
+            first = first or (run, decoded)
+    if first and letters * 2 >= runs:
+        raise EncodingRefused(
+            f'The file looks UTF-7 encoded ("{first[0]}" would read as "{first[1]}"): '
+            f"UTF-7 is not supported. {ADVICE}"
+        )
 
 
 def _cell_around(text: str, start: int, end: int) -> str:

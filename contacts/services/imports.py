@@ -107,11 +107,15 @@ def _progress_save(job_id: int, **fields) -> None:
         worker.join(timeout=10)
 
 
+def _stale_minutes() -> int:
+    return getattr(settings, "WINBACK_IMPORT_STALE_MINUTES", 120)
+
+
 def import_job_run(*, job_id: int) -> ImportResult | None:
     """Run a pending job once (claimed atomically); returns None if another run has it or it ran."""
     now = timezone.now()
     # A run whose worker died (its writes were rolled back) may be taken over after a while.
-    stale = now - timedelta(minutes=getattr(settings, "WINBACK_IMPORT_STALE_MINUTES", 120))
+    stale = now - timedelta(minutes=_stale_minutes())
     claimed = (
         ImportJob.objects.filter(pk=job_id)
         .filter(Q(status=ImportJob.Status.PENDING) | Q(status=ImportJob.Status.RUNNING, started_at__lt=stale))
@@ -148,7 +152,8 @@ def import_job_run(*, job_id: int) -> ImportResult | None:
 
 
 def import_jobs_tidy(*, at=None) -> dict[str, int]:
-    """Periodic: fail jobs left pending, delete the files of jobs finished past the retention period.
+    """Periodic: fail jobs left pending or left running by a dead worker; delete the files of jobs
+    finished past the retention period.
 
     A job pending for PENDING_EXPIRES_AFTER was never confirmed (preview) or no worker ran it: it is
     failed with that reason, so no job stays pending. Files of done/failed jobs are deleted
@@ -169,11 +174,32 @@ def import_jobs_tidy(*, at=None) -> dict[str, int]:
             }
         ],
     )
+    # A worker killed mid-run leaves the job "running"; its task's redelivery comes before the run is
+    # stale, finds it running and does nothing. Past the stale time the run is over: fail it, say why.
+    abandoned = ImportJob.objects.filter(
+        status=ImportJob.Status.RUNNING, started_at__lt=at - timedelta(minutes=_stale_minutes())
+    ).update(
+        status=ImportJob.Status.FAILED,
+        phase="",
+        finished_at=at,
+        errors=[
+            {
+                "row": 0,
+                "column": "",
+                "message": "Not imported: the worker stopped while importing (nothing of this file was "
+                "saved). Upload the file again.",
+            }
+        ],
+    )
     cutoff = at - timedelta(days=settings.WINBACK_IMPORT_FILE_RETENTION_DAYS)
     finished = ImportJob.objects.filter(
         status__in=[ImportJob.Status.DONE, ImportJob.Status.FAILED], finished_at__lt=cutoff
     ).exclude(file="")
-    return {"expired": expired, "files_deleted": import_job_files_delete(jobs=finished)}
+    return {
+        "expired": expired,
+        "abandoned": abandoned,
+        "files_deleted": import_job_files_delete(jobs=finished),
+    }
 
 
 def import_job_files_delete(*, jobs) -> int:

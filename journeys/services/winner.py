@@ -14,6 +14,7 @@ from collections import defaultdict
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from audit.services import audit_record
 from journeys.models import Edge, Journey, JourneyVersion, Step
 from journeys.services.lifecycle import journey_publish
 
@@ -42,7 +43,14 @@ def journey_declare_winner(*, journey: Journey, step_key: str, variant: str, use
         Edge.objects.filter(pk__in=[e.pk for e in incoming]).update(to_step_id=target_id)
     split.delete()  # its outgoing edges go with it
     _draft_prune_unreachable(journey=journey)
-    return journey_publish(journey=journey, user=user)
+    version = journey_publish(journey=journey, user=user)
+    audit_record(
+        user=user,
+        action="journey.declare_winner",
+        obj=journey,
+        changes={"step": step_key, "winner": variant, "version": version.number},
+    )
+    return version
 
 
 def _draft_prune_unreachable(*, journey: Journey) -> None:

@@ -98,3 +98,14 @@ def test_declare_winner_refuses_unknown_variant_and_step(journey):
     with pytest.raises(ValidationError, match="not part of the published version"):
         journey_declare_winner(journey=journey, step_key="nope", variant="A", user=None)
     assert journey.versions.count() == 1
+
+
+def test_declare_winner_is_audited_with_the_acting_user(journey, admin_user):
+    from audit.models import AuditEntry
+
+    split = Step.objects.get(journey=journey, version=journey.current_version, kind="ab_split")
+    winner = split.config["variants"][0]["label"]
+    version = journey_declare_winner(journey=journey, step_key=split.key, variant=winner, user=admin_user)
+    entry = AuditEntry.objects.get(action="journey.declare_winner")
+    assert entry.user == admin_user and entry.object_id == str(journey.pk)
+    assert entry.changes == {"step": split.key, "winner": winner, "version": version.number}

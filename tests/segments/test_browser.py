@@ -27,6 +27,7 @@ def test_rule_editor_updates_the_count_as_you_edit(page, live_server, admin_user
     page.wait_for_selector("[data-testid=match-count]")
     assert _count(page) == "8"
 
+    page.locator(".rb-advanced summary").click()  # the advanced JSON starts closed
     page.fill("#id_rules", json.dumps({"field": "country", "operator": "eq", "value": "DE"}))
     page.wait_for_function("document.querySelector('[data-testid=match-count]')?.innerText === '5'")
     assert "Dieter" in page.inner_text("#rules-preview")

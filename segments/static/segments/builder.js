@@ -26,10 +26,12 @@
     this.catalogue = data.catalogue;
     this.choices = data.choices;
     this.textarea.addEventListener("input", (event) => { if (!event.fromBuilder) this.load(); });
-    // The JSON starts open (power users, scripts); a marketer who closes it keeps it closed.
+    // The JSON starts closed (marketers build with the rows); it opens when it cannot be drawn as
+    // rows (invalid JSON after a failed save) and for a user who opened it before.
     const advanced = root.querySelector(".rb-advanced");
+    try { JSON.parse(this.textarea.value || "{}"); } catch (error) { advanced.open = true; }
     try {
-      if (window.localStorage.getItem("winback.rules.advanced") === "closed") advanced.open = false;
+      if (window.localStorage.getItem("winback.rules.advanced") === "open") advanced.open = true;
       advanced.addEventListener("toggle", () => {
         window.localStorage.setItem("winback.rules.advanced", advanced.open ? "open" : "closed");
       });

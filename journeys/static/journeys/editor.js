@@ -28,7 +28,9 @@
     if (text != null) node.textContent = text;
     return node;
   }
-  function esc(text) { var d = document.createElement("div"); d.textContent = text == null ? "" : String(text); return d.innerHTML; }
+  /* HTML-escape for text AND attribute values (quotes too: names end up inside title="..."). */
+  var ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  function esc(text) { return (text == null ? "" : String(text)).replace(/[&<>"']/g, function (c) { return ESC[c]; }); }
 
   function flash(message, kind, reload) {
     var box = $("[data-flash]", root);

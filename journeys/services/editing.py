@@ -176,7 +176,8 @@ def draft_layout(*, journey: Journey, etag: str | None) -> None:
     rows: dict[int, int] = defaultdict(int)
     for step in steps:
         column = depth.get(step.id, last)
-        step.x, step.y = 30 + column * 290, 30 + rows[column] * 160
+        # 220 px nodes, 100 px between columns: room for the line's label clear of the ports
+        step.x, step.y = 30 + column * 320, 30 + rows[column] * 160
         rows[column] += 1
     Step.objects.bulk_update(steps, ["x", "y"])
     _touch(journey)

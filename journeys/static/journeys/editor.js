@@ -199,7 +199,7 @@
       try {
         var len = path.getTotalLength(), point = path.getPointAtLength(len / 2);
         label.setAttribute("x", point.x);
-        label.setAttribute("y", point.y - 6);
+        label.setAttribute("y", point.y - 9); // above the line, clear of the port circles at its ends
       } catch (err) { /* not laid out yet */ }
     });
   }
@@ -210,7 +210,7 @@
     var maxX = 0, maxY = 0;
     state.graph.steps.forEach(function (s) {
       var node = $("#node-" + s.id, canvas);
-      maxX = Math.max(maxX, s.x + (node ? node.offsetWidth : 220) + 70);
+      maxX = Math.max(maxX, s.x + (node ? node.offsetWidth : 220) + 95); // room for a loose end's tag
       maxY = Math.max(maxY, s.y + (node ? node.offsetHeight : 120) + 20);
     });
     var pad = 12;

@@ -498,6 +498,13 @@
     wirePage();
     apply(data.graph);
     fit();
+    // The side panel narrows when idle and widens for a step's form: refit so no node hides behind it.
+    if (window.ResizeObserver) {
+      var width = canvas.clientWidth;
+      new ResizeObserver(function () {
+        if (canvas.clientWidth !== width) { width = canvas.clientWidth; fit(); }
+      }).observe(canvas);
+    }
     loadCounts();
     setInterval(loadCounts, 10000); // at most every 10 s
   };

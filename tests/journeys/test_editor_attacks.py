@@ -123,3 +123,22 @@ def test_missing_fields_are_a_clear_error(marketer, mine):  # noqa: F811
     assert edit(marketer, mine, "edges/connect/", {"from": "a"}).status_code == 400
     assert edit(marketer, mine, "edges/remove/", {}).status_code == 400
     assert edit(marketer, mine, "restore/", {}).status_code == 400
+
+
+def test_a_stale_tab_cannot_publish_a_draft_it_has_not_seen(marketer, segment_everyone):  # noqa: F811
+    journey = journey_build(
+        "Stale",
+        {"entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"})},
+        [],
+        publish=False,
+    )
+    stale = graph_of(marketer, journey)["etag"]
+    add(marketer, journey, "wait")  # another marketer's change (an unreachable step, but a warning-free one)
+    Step.objects.filter(journey=journey, kind="wait").delete()
+    add(marketer, journey, "end")
+    for headers in ({"X-Draft-Etag": stale}, {}):
+        response = marketer.post(base(journey) + "publish/", {"confirm": "yes"}, headers=headers)
+        assert response.status_code == 409
+        assert b"Reload" in response.content
+    journey.refresh_from_db()
+    assert journey.current_version_id is None

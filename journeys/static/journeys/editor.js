@@ -453,7 +453,7 @@
       e.detail.headers["X-CSRFToken"] = csrf();
     });
     document.body.addEventListener("htmx:beforeSwap", function (e) {
-      if (e.detail.xhr.status === 400) { e.detail.shouldSwap = true; e.detail.isError = false; }
+      if (e.detail.xhr.status === 400 || e.detail.xhr.status === 409) { e.detail.shouldSwap = true; e.detail.isError = false; }
     });
     document.body.addEventListener("htmx:afterSwap", function (e) {
       if (e.detail.target.id === "je-dialog-body") { var d = $("#je-dialog"); if (!d.open) d.showModal(); }

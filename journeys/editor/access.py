@@ -51,6 +51,10 @@ def json_edit(request, journey: Journey, change: Callable[[], object]) -> JsonRe
     from journeys.editor.selectors import editor_graph
 
     try:
+        if request_etag(request) is None:
+            raise DraftConflict(
+                "The editor did not say which draft it changed. Reload the editor and try again."
+            )
         change()
     except DraftConflict as exc:
         return JsonResponse({"error": str(exc), "conflict": True}, status=409)

@@ -11,12 +11,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from journeys.editor.access import can_view, graph_changed_trigger, journey_view
+from journeys.editor.access import can_view, graph_changed_trigger, journey_view, request_etag
 from journeys.editor.pickers import PICKER_LIMIT, PICKERS, picker_label, picker_queryset
 from journeys.editor.problems import ERROR, draft_problems
 from journeys.editor.selectors import count_contacts, draft_changes, entry_dry_run, live_counts
 from journeys.selectors import journey_in_flight_counts
 from journeys.services import journey_archive, journey_enter, journey_pause, journey_publish, journey_resume
+from journeys.services.editing import draft_etag
 
 
 def _dialog(request, journey, template: str, status: int = 200, changed: bool = False, **context):
@@ -46,6 +47,11 @@ def publish_check(request, journey):
 @require_POST
 @journey_view(write=True)
 def publish(request, journey):
+    if request_etag(request) != draft_etag(journey=journey):
+        return _dialog(
+            request, journey, "_message.html", status=409, title="Not published",
+            lines=["Someone else changed this journey meanwhile. Reload the editor to see what you publish."],
+        )  # fmt: skip
     problems = draft_problems(journey=journey)
     errors = [p for p in problems if p.level == ERROR]
     warnings = [p for p in problems if p.level != ERROR]

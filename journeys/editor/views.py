@@ -70,8 +70,8 @@ def step_add(request, journey):
         lambda: editing.step_add(
             journey=journey,
             kind=request.POST["kind"],
-            x=int(float(request.POST.get("x", 0))),
-            y=int(float(request.POST.get("y", 0))),
+            x=editing.position(request.POST.get("x", 0)),
+            y=editing.position(request.POST.get("y", 0)),
             etag=request_etag(request),
         ),
     )
@@ -86,8 +86,8 @@ def step_move(request, journey, key: str):
         lambda: editing.step_move(
             journey=journey,
             key=key,
-            x=int(float(request.POST["x"])),
-            y=int(float(request.POST["y"])),
+            x=editing.position(request.POST["x"]),
+            y=editing.position(request.POST["y"]),
             etag=request_etag(request),
         ),
     )
@@ -165,7 +165,9 @@ def step_panel(request, journey, key: str):
 
             raise PermissionDenied("You may not change journeys.")
         form = form_for(step, request.POST, draft_steps=draft)
-        if form.is_valid():
+        if request_etag(request) is None:
+            conflict = True  # an edit must say which draft it was made on
+        elif form.is_valid():
             try:
                 step = editing.step_configure(
                     journey=journey,

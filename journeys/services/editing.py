@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from collections import defaultdict
 
 from django.core.exceptions import ValidationError
@@ -18,6 +20,19 @@ from django.utils import timezone
 
 from journeys.models import Edge, Journey, Step
 from journeys.steps import registry
+
+POSITION_MAX = 100_000  # canvas pixels; positions are clamped to 0..POSITION_MAX
+
+
+KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+def position(value: object) -> int:
+    """A canvas coordinate from user input, clamped to 0..POSITION_MAX (ValueError when not a number)."""
+    number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number):
+        raise ValueError("Not a position.")
+    return int(min(max(number, 0), POSITION_MAX))
 
 
 class DraftConflict(Exception):
@@ -67,9 +82,7 @@ def step_add(*, journey: Journey, kind: str, x: int, y: int, etag: str | None) -
     while name in taken:
         n += 1
         name = f"{step_kind.label} {n}"
-    step = Step.objects.create(
-        journey=journey, kind=kind, name=name, config={}, x=max(int(x), 0), y=max(int(y), 0)
-    )
+    step = Step.objects.create(journey=journey, kind=kind, name=name, config={}, x=position(x), y=position(y))
     _touch(journey)
     return step
 
@@ -78,7 +91,7 @@ def step_add(*, journey: Journey, kind: str, x: int, y: int, etag: str | None) -
 def step_move(*, journey: Journey, key: str, x: int, y: int, etag: str | None) -> Step:
     journey = _locked(journey, etag)
     step = _draft_step(journey, key)
-    step.x, step.y = max(int(x), 0), max(int(y), 0)
+    step.x, step.y = position(x), position(y)
     step.save(update_fields=["x", "y"])
     _touch(journey)
     return step
@@ -163,7 +176,8 @@ def draft_layout(*, journey: Journey, etag: str | None) -> None:
     rows: dict[int, int] = defaultdict(int)
     for step in steps:
         column = depth.get(step.id, last)
-        step.x, step.y = 30 + column * 290, 30 + rows[column] * 160
+        # 220 px nodes, 100 px between columns: room for the line's label clear of the ports
+        step.x, step.y = 30 + column * 320, 30 + rows[column] * 160
         rows[column] += 1
     Step.objects.bulk_update(steps, ["x", "y"])
     _touch(journey)
@@ -191,25 +205,41 @@ def draft_restore(*, journey: Journey, snapshot: dict, etag: str | None) -> None
     try:
         wanted = {str(s["key"]): s for s in snapshot["steps"]}
         edges = [(str(e["from"]), str(e["branch"]), str(e["to"])) for e in snapshot["edges"]]
-    except (KeyError, TypeError):
+        for data in wanted.values():
+            if (
+                not KEY_RE.match(str(data["key"]))
+                or data.get("kind") not in registry
+                or not isinstance(data.get("config", {}), dict)
+            ):
+                raise ValidationError("Not a snapshot of this journey's draft.")
+            data["x"], data["y"] = position(data.get("x", 0)), position(data.get("y", 0))
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise ValidationError("Not a snapshot of this journey's draft.") from None
-    for data in wanted.values():
-        if data.get("kind") not in registry or not isinstance(data.get("config", {}), dict):
-            raise ValidationError("Not a snapshot of this journey's draft.")
     current = {s.key: s for s in Step.objects.filter(journey=journey, version=None)}
     Step.objects.filter(pk__in=[s.pk for k, s in current.items() if k not in wanted]).delete()
     Edge.objects.filter(journey=journey, version=None).delete()
     for key, data in wanted.items():
         step = current.get(key) or Step(journey=journey, key=key)
         step.kind, step.name = data["kind"], str(data.get("name", ""))[:150]
-        step.config, step.x, step.y = data.get("config") or {}, int(data.get("x", 0)), int(data.get("y", 0))
+        step.config, step.x, step.y = data.get("config") or {}, data["x"], data["y"]
         step.save()
         current[key] = step
+
+    def allowed(a: str, b: str, c: str) -> bool:
+        """The rules edge_connect applies: an existing branch, never into the entry, never to itself."""
+        if a not in current or c not in current or a == c or current[c].kind == "entry":
+            return False
+        kind = registry.get(current[a].kind)
+        try:
+            return kind is not None and b in kind.branches(current[a].config)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return False
+
     Edge.objects.bulk_create(
         [
             Edge(journey=journey, from_step=current[a], branch=b, to_step=current[c])
             for a, b, c in edges
-            if a in wanted and c in wanted
+            if a in wanted and c in wanted and allowed(a, b, c)
         ],
         ignore_conflicts=True,
     )

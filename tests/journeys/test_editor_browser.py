@@ -200,7 +200,7 @@ def test_marketer_builds_the_low_clv_journey_on_the_canvas(marketer_page, live_s
     expect(node(page, "We miss you")).to_contain_text("12 sent", timeout=25_000)  # delivered after commit
     expect(page.locator('svg.connection[data-branch="yes"] text')).to_have_text("yes · 12")
     page.locator('[data-action="layout"]').click()
-    expect(node(page, "A week")).to_have_attribute("style", re.compile("left: 610px"))
+    expect(node(page, "A week")).to_have_attribute("style", re.compile("left: 670px"))
     shot(page, "editor-live")
     DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS_IMAGE))

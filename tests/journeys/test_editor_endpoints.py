@@ -62,6 +62,11 @@ def configure(client, journey, key: str, fields: dict):
     return client.post(base(journey) + f"steps/{key}/", data, headers={"X-Draft-Etag": etag})
 
 
+def publish(client, journey, data: dict | None = None):
+    etag = graph_of(client, journey)["etag"]
+    return client.post(base(journey) + "publish/", data or {}, headers={"X-Draft-Etag": etag})
+
+
 def test_analyst_sees_the_editor_read_only_and_cannot_write(client, django_user_model, journey):
     client.force_login(_user(django_user_model, "ana", ANALYST))
     page = client.get(base(journey))
@@ -224,15 +229,15 @@ def test_the_graph_says_when_the_draft_differs_from_the_running_version(marketer
 
 def test_publish_is_refused_with_the_list_and_warnings_need_a_confirmation(marketer, live):
     Step.objects.create(journey=live, kind="wait", name="Orphan", config={})
-    refused = marketer.post(base(live) + "publish/")
+    refused = publish(marketer, live)
     assert refused.status_code == 400
     assert b"Nothing leads here" in refused.content and b"data-publish-refused" in refused.content
     Step.objects.filter(name="Orphan").delete()
     # "no" and "exhausted" lead nowhere: warnings.
-    asked = marketer.post(base(live) + "publish/")
+    asked = publish(marketer, live)
     assert asked.status_code == 200 and b"Publish anyway" in asked.content
     assert live.versions.count() == 1
-    done = marketer.post(base(live) + "publish/", {"confirm": "yes"})
+    done = publish(marketer, live, {"confirm": "yes"})
     assert b"data-published" in done.content
     assert live.versions.count() == 2
 
@@ -241,7 +246,7 @@ def test_publishing_with_contacts_in_flight_offers_to_move_them(marketer, live):
     contacts_make(3)
     journey_enter(journey=live)
     journeys_tick()
-    response = marketer.post(base(live) + "publish/", {"confirm": "yes"})
+    response = publish(marketer, live, {"confirm": "yes"})
     assert b"data-in-flight" in response.content
     assert f"/admin/journeys/journey/{live.pk}/migrate/".encode() in response.content
 
@@ -272,7 +277,7 @@ def test_live_counts_cost_a_fixed_number_of_queries(marketer, live, segment_ever
     # More contacts, more steps, a second version: the same number of queries.
     contacts_make(25, prefix="b")
     Step.objects.create(journey=live, kind="end", name="extra")
-    marketer.post(base(live) + "publish/", {"confirm": "yes"})
+    publish(marketer, live, {"confirm": "yes"})
     journey_enter(journey=live)
     journeys_tick()
     with CaptureQueriesContext(connection) as large:

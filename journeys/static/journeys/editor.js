@@ -28,7 +28,9 @@
     if (text != null) node.textContent = text;
     return node;
   }
-  function esc(text) { var d = document.createElement("div"); d.textContent = text == null ? "" : String(text); return d.innerHTML; }
+  /* HTML-escape for text AND attribute values (quotes too: names end up inside title="..."). */
+  var ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  function esc(text) { return (text == null ? "" : String(text)).replace(/[&<>"']/g, function (c) { return ESC[c]; }); }
 
   function flash(message, kind, reload) {
     var box = $("[data-flash]", root);
@@ -197,7 +199,7 @@
       try {
         var len = path.getTotalLength(), point = path.getPointAtLength(len / 2);
         label.setAttribute("x", point.x);
-        label.setAttribute("y", point.y - 6);
+        label.setAttribute("y", point.y - 9); // above the line, clear of the port circles at its ends
       } catch (err) { /* not laid out yet */ }
     });
   }
@@ -208,7 +210,7 @@
     var maxX = 0, maxY = 0;
     state.graph.steps.forEach(function (s) {
       var node = $("#node-" + s.id, canvas);
-      maxX = Math.max(maxX, s.x + (node ? node.offsetWidth : 220) + 70);
+      maxX = Math.max(maxX, s.x + (node ? node.offsetWidth : 220) + 95); // room for a loose end's tag
       maxY = Math.max(maxY, s.y + (node ? node.offsetHeight : 120) + 20);
     });
     var pad = 12;
@@ -451,7 +453,7 @@
       e.detail.headers["X-CSRFToken"] = csrf();
     });
     document.body.addEventListener("htmx:beforeSwap", function (e) {
-      if (e.detail.xhr.status === 400) { e.detail.shouldSwap = true; e.detail.isError = false; }
+      if (e.detail.xhr.status === 400 || e.detail.xhr.status === 409) { e.detail.shouldSwap = true; e.detail.isError = false; }
     });
     document.body.addEventListener("htmx:afterSwap", function (e) {
       if (e.detail.target.id === "je-dialog-body") { var d = $("#je-dialog"); if (!d.open) d.showModal(); }
@@ -496,6 +498,13 @@
     wirePage();
     apply(data.graph);
     fit();
+    // The side panel narrows when idle and widens for a step's form: refit so no node hides behind it.
+    if (window.ResizeObserver) {
+      var width = canvas.clientWidth;
+      new ResizeObserver(function () {
+        if (canvas.clientWidth !== width) { width = canvas.clientWidth; fit(); }
+      }).observe(canvas);
+    }
     loadCounts();
     setInterval(loadCounts, 10000); // at most every 10 s
   };

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from audit.services import audit_record
 from journeys.editor.access import can_view, graph_changed_trigger, journey_view, request_etag
 from journeys.editor.pickers import PICKER_LIMIT, PICKERS, picker_label, picker_queryset
 from journeys.editor.problems import ERROR, draft_problems
@@ -78,6 +79,9 @@ def publish(request, journey):
         for (version_id, _s), n in journey_in_flight_counts(journey=journey).items()
         if version_id != version.pk
     )
+    audit_record(
+        user=request.user, action="journey.publish", obj=journey, changes={"version": version.number}
+    )
     return _dialog(
         request,
         journey,
@@ -90,6 +94,7 @@ def publish(request, journey):
 
 
 def _lifecycle(request, journey, service, done: str):
+    status = journey.status
     try:
         service(journey=journey)
     except ValidationError as exc:
@@ -97,6 +102,12 @@ def _lifecycle(request, journey, service, done: str):
             request, journey, "_message.html", status=400, title="Not possible", lines=exc.messages
         )
     journey.refresh_from_db()
+    audit_record(
+        user=request.user,
+        action=f"journey.{service.__name__.removeprefix('journey_')}",
+        obj=journey,
+        changes={"status": [status, journey.status], "source": "editor"},
+    )
     return _dialog(request, journey, "_message.html", changed=True, title=done, lines=[])
 
 

@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.text import slugify
@@ -185,16 +185,28 @@ def journey_import_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _journey_file_response(journey) -> HttpResponse:
+    body = json.dumps(journey_export(journey=journey), indent=2, ensure_ascii=False)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{slugify(journey.name) or "journey"}.json"'
+    return response
+
+
+@staff_member_required
+def journey_export_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """One journey as a journey file (the editor's "Export" link): needs the right to view journeys."""
+    from journeys.models import Journey
+
+    if not request.user.has_perm("journeys.view_journey"):
+        raise PermissionDenied
+    return _journey_file_response(get_object_or_404(Journey, pk=pk))
+
+
 @admin.action(description="Export selected journeys (journey file)", permissions=["view"])
 def journeys_export(modeladmin, request: HttpRequest, queryset) -> HttpResponse:
     journeys = list(queryset.order_by("name"))
     if len(journeys) == 1:
-        body = json.dumps(journey_export(journey=journeys[0]), indent=2, ensure_ascii=False)
-        response = HttpResponse(body, content_type="application/json; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{slugify(journeys[0].name) or "journey"}.json"'
-        )
-        return response
+        return _journey_file_response(journeys[0])
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for journey in journeys:

@@ -329,3 +329,28 @@ def test_auto_layout_puts_each_step_in_the_column_of_its_distance_from_the_entry
     assert response.status_code == 200
     columns = {s.name: s.x for s in Step.objects.filter(journey=live, version=None)}
     assert columns["entry"] < columns["check"] < columns["coupon"] < columns["mail"] < columns["wait"]
+
+
+def test_toolbar_publish_and_pause_are_audited_with_the_marketer(marketer, live):
+    from audit.models import AuditEntry
+
+    publish(marketer, live, {"confirm": "yes"})
+    marketer.post(base(live) + "pause/")
+    actions = list(
+        AuditEntry.objects.filter(object_id=str(live.pk))
+        .order_by("id")
+        .values_list("action", "user__username")
+    )
+    assert ("journey.publish", "mara") in actions and ("journey.pause", "mara") in actions
+
+
+def test_toolbar_links_to_the_report_and_exports_a_journey_file(marketer, live):
+    page = marketer.get(base(live)).content.decode()
+    assert f'href="/reports/journeys/{live.pk}/"' in page and 'data-action="export"' in page
+    response = marketer.get(f"/journeys/{live.pk}/export/")
+    assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
+    data = json.loads(response.content)
+    assert data["journey"]["name"] == "Live" and {s["name"] for s in data["journey"]["steps"]} >= {
+        "coupon",
+        "mail",
+    }

@@ -23,6 +23,7 @@ from journeys.models import Journey, JourneyVersion
 from journeys.services.winner import journey_declare_winner
 from reports.charts import chart
 from reports.models import JourneySnapshot
+from reports.permissions import AUDIENCE, COUPONS, DASHBOARD_TABLES, JOURNEYS, dashboard_parts
 from reports.selectors.coupons import coupons_report, coupons_tables
 from reports.selectors.dashboard import dashboard, dashboard_tables
 from reports.selectors.export import journey_report_tables
@@ -60,6 +61,11 @@ def _download(request: HttpRequest, tables: dict[str, list[list]], prefix: str) 
     return csv_response(filename=f"{prefix}-{name}", rows=tables[name])
 
 
+def _require(request: HttpRequest, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
+
+
 def _page(request: HttpRequest, template: str, title: str, **context) -> TemplateResponse:
     return TemplateResponse(
         request,
@@ -75,7 +81,11 @@ def _page(request: HttpRequest, template: str, title: str, **context) -> Templat
 
 @staff_member_required
 def dashboard_download(request: HttpRequest) -> HttpResponse:
-    response = _download(request, dashboard_tables(dashboard()), "dashboard")
+    parts = dashboard_parts(request.user)
+    tables = {
+        name: rows for name, rows in dashboard_tables(dashboard()).items() if parts[DASHBOARD_TABLES[name]]
+    }
+    response = _download(request, tables, "dashboard")
     if response is None:
         raise Http404("Name a table: ?download=stages")
     return response
@@ -102,6 +112,7 @@ class JourneyFilterForm(forms.Form):
 
 @staff_member_required
 def journey_report(request: HttpRequest, journey_id: int) -> HttpResponse:
+    _require(request, JOURNEYS)
     journey = get_object_or_404(Journey.objects.select_related("current_version"), pk=journey_id)
     form = JourneyFilterForm(request.GET or None, journey=journey)
     filters = ReportFilter()
@@ -217,6 +228,7 @@ def _movement_args(request: HttpRequest) -> tuple[str, dt.datetime, dt.datetime]
 
 @staff_member_required
 def movement(request: HttpRequest) -> HttpResponse:
+    _require(request, AUDIENCE)
     field, start, end = _movement_args(request)
     matrix = movement_matrix(field=field, start=start, end=end)
     sizes = sizes_over_time(metric=field)
@@ -267,6 +279,7 @@ def movement(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def movement_contacts(request: HttpRequest) -> HttpResponse:
+    _require(request, AUDIENCE)
     field, start, end = _movement_args(request)
     value_from, value_to = request.GET.get("a", ""), request.GET.get("b", "")
     contacts = transition_contacts(
@@ -292,6 +305,7 @@ def movement_contacts(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def coupons(request: HttpRequest) -> HttpResponse:
+    _require(request, COUPONS)
     data = coupons_report()
     if response := _download(request, coupons_tables(data), "coupons"):
         return response

@@ -204,12 +204,15 @@ def journey_declare(request: HttpRequest, journey_id: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("reports:journey", args=[journey.pk]))
 
 
+MOVEMENT_EARLIEST, MOVEMENT_LATEST = dt.date(1900, 1, 1), dt.date(9000, 12, 31)  # room for the 30-day default
+
+
 def _moment(value: str | None, default: dt.datetime) -> dt.datetime:
     try:
         day = dt.date.fromisoformat(value) if value else None
     except ValueError:
         day = None
-    if day is None:
+    if day is None or not MOVEMENT_EARLIEST <= day <= MOVEMENT_LATEST:
         return default
     return timezone.make_aware(dt.datetime.combine(day, dt.time.max))
 

@@ -1,4 +1,5 @@
-"""The dashboard, report pages and their CSV downloads show only what the user may view."""
+"""The dashboard, report pages and their CSV downloads show only what the user may view; bad filter
+input never gives a 500."""
 
 from __future__ import annotations
 
@@ -46,3 +47,13 @@ def test_staff_without_contact_view_gets_no_movement_or_audience(client):
     assert client.get(reverse("reports:movement-contacts"), {"download": "contacts"}).status_code == 403
     assert client.get(reverse("reports:dashboard-download"), {"download": "stages"}).status_code == 404
     assert client.get(reverse("reports:journey", args=[known.journey.pk])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"to": "0001-01-01"}, {"from": "0001-01-01"}, {"to": "9999-12-31"}, {"from": "abc", "field": "x"}],
+)
+def test_movement_out_of_range_dates_fall_back_not_500(admin_client, params):
+    assert admin_client.get(reverse("reports:movement"), params).status_code == 200
+    contacts = reverse("reports:movement-contacts")
+    assert admin_client.get(contacts, {**params, "a": "x", "b": ""}).status_code == 200

@@ -22,6 +22,7 @@ from contacts.services.export import cell_safe
 from journeys.models import Journey, JourneyVersion
 from journeys.services.winner import journey_declare_winner
 from reports.charts import chart
+from reports.journey_days import journey_results_from_days
 from reports.models import JourneySnapshot
 from reports.permissions import AUDIENCE, COUPONS, DASHBOARD_TABLES, JOURNEYS, dashboard_parts
 from reports.selectors.coupons import coupons_report, coupons_tables
@@ -123,10 +124,12 @@ def journey_report(request: HttpRequest, journey_id: int) -> HttpResponse:
             entered_to=form.cleaned_data["entered_to"],
         )
     snapshot = None
-    if not filters.is_filtered and not request.GET.get("live") and not request.GET.get("download"):
+    if not request.GET.get("live") and not request.GET.get("download"):
         snapshot = JourneySnapshot.objects.filter(journey=journey).first()
-    if snapshot is not None:
+    if snapshot is not None and not filters.is_filtered:
         report = {**snapshot.data, "journey": journey, "filters": filters}
+    elif snapshot is not None:  # filtered: sum the stored entry days written with the snapshot
+        report = journey_results_from_days(journey=journey, filters=filters)
     else:
         report = journey_results(journey=journey, filters=filters)
     if response := _download(request, journey_report_tables(report), f"journey-{journey.pk}"):

@@ -241,9 +241,11 @@ def main() -> int:
         user = User.objects.create_superuser("bench", "bench@example.com", "x")
         client = Client()
         client.force_login(user)
+        since = (timezone.localdate() - dt.timedelta(days=30)).isoformat()
         pages = {
             "dashboard (admin index)": "/admin/",
             "journey report (stored, hourly)": f"/reports/journeys/{journey_id}/",
+            "journey report (filtered: day rows)": f"/reports/journeys/{journey_id}/?entered_from={since}",
             "journey report (counted live)": f"/reports/journeys/{journey_id}/?live=1",
             "audience movement": "/reports/movement/",
             "coupon pools": "/reports/coupons/",

@@ -268,6 +268,26 @@ def main() -> int:
 
             p50, p95 = timed(run, args.repeat)
             print(f"{name:<40}{p50:>10.1f}{p95:>10.1f}")
+        from django.db.models import Count
+
+        from reports.selectors.movement import _movers, transition_matrix
+
+        end = timezone.now()
+        start = end - dt.timedelta(days=30)
+        old_way = lambda: list(  # noqa: E731  (two history lookups per contact, as before the rewrite)
+            _movers(field="segment", start=start, end=end)
+            .values("value_from", "value_to")
+            .annotate(n=Count("id"))
+        )
+        for name, fn in (
+            ("movement matrix, lookups per contact", old_way),
+            (
+                "movement matrix, one pass (the page)",
+                lambda: transition_matrix(field="segment", start=start, end=end),
+            ),
+        ):
+            p50, p95 = timed(fn, args.repeat)
+            print(f"{name:<40}{p50:>10.1f}{p95:>10.1f}")
         report = journey_results(journey=Journey.objects.get(pk=journey_id))
         with connection.cursor() as cursor:
             cursor.execute(HAND_SQL["journey groups"], params)

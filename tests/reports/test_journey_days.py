@@ -62,3 +62,11 @@ def test_day_rows_sum_to_the_live_report_for_every_filter(admin_client):
     assert response.context["report"]["entered"] == 50 and response.context["snapshot"] is not None
     live = admin_client.get(url, {"entered_from": "2026-03-07", "live": "1"})
     assert live.context["snapshot"] is None and live.context["report"]["entered"] == 50
+
+
+def test_count_now_keeps_the_filters(admin_client):
+    known = known_journey_build()
+    journey_snapshots_refresh()
+    url = reverse("reports:journey", args=[known.journey.pk])
+    page = admin_client.get(url, {"entered_from": "2026-03-07"}).content.decode()
+    assert 'href="?entered_from=2026-03-07&amp;live=1">Count now' in page

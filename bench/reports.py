@@ -241,9 +241,11 @@ def main() -> int:
         user = User.objects.create_superuser("bench", "bench@example.com", "x")
         client = Client()
         client.force_login(user)
+        since = (timezone.localdate() - dt.timedelta(days=30)).isoformat()
         pages = {
             "dashboard (admin index)": "/admin/",
             "journey report (stored, hourly)": f"/reports/journeys/{journey_id}/",
+            "journey report (filtered: day rows)": f"/reports/journeys/{journey_id}/?entered_from={since}",
             "journey report (counted live)": f"/reports/journeys/{journey_id}/?live=1",
             "audience movement": "/reports/movement/",
             "coupon pools": "/reports/coupons/",
@@ -265,6 +267,26 @@ def main() -> int:
                     return cursor.fetchall()
 
             p50, p95 = timed(run, args.repeat)
+            print(f"{name:<40}{p50:>10.1f}{p95:>10.1f}")
+        from django.db.models import Count
+
+        from reports.selectors.movement import _movers, transition_matrix
+
+        end = timezone.now()
+        start = end - dt.timedelta(days=30)
+        old_way = lambda: list(  # noqa: E731  (two history lookups per contact, as before the rewrite)
+            _movers(field="segment", start=start, end=end)
+            .values("value_from", "value_to")
+            .annotate(n=Count("id"))
+        )
+        for name, fn in (
+            ("movement matrix, lookups per contact", old_way),
+            (
+                "movement matrix, one pass (the page)",
+                lambda: transition_matrix(field="segment", start=start, end=end),
+            ),
+        ):
+            p50, p95 = timed(fn, args.repeat)
             print(f"{name:<40}{p50:>10.1f}{p95:>10.1f}")
         report = journey_results(journey=Journey.objects.get(pk=journey_id))
         with connection.cursor() as cursor:

@@ -42,3 +42,21 @@ class JourneySnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"Report of journey {self.journey_id} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class JourneyDay(models.Model):
+    """One journey version's enrollments that entered on one day: the grouped counts of the journey report
+    as JSON (see reports/journey_days.py), rewritten by the hourly rollup."""
+
+    journey = models.ForeignKey("journeys.Journey", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey("journeys.JourneyVersion", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "version", "day"], name="journeyday_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Journey {self.journey_id} v{self.version_id} entered {self.day}"

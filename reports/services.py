@@ -90,7 +90,9 @@ def report_to_json(report: dict) -> dict:
 
 
 def journey_snapshots_refresh(*, now: dt.datetime | None = None) -> int:
-    """Recompute the stored report of every journey that is not archived. Returns how many."""
+    """Recompute the stored report (and its per-entry-day rows, for filtered views) of every journey that
+    is not archived. Returns how many."""
+    from reports.journey_days import journey_days_refresh
     from reports.selectors.journey import journey_results
     from reports.selectors.movement import inactive_reengagement
 
@@ -99,5 +101,6 @@ def journey_snapshots_refresh(*, now: dt.datetime | None = None) -> int:
     for journey in journeys:
         data = report_to_json(journey_results(journey=journey))
         data["inactive_reengagement"] = inactive_reengagement(journey_id=journey.pk)
+        journey_days_refresh(journey)
         JourneySnapshot.objects.update_or_create(journey=journey, defaults={"computed_at": now, "data": data})
     return len(journeys)

@@ -22,7 +22,9 @@ from contacts.services.export import cell_safe
 from journeys.models import Journey, JourneyVersion
 from journeys.services.winner import journey_declare_winner
 from reports.charts import chart
+from reports.journey_days import journey_results_from_days
 from reports.models import JourneySnapshot
+from reports.permissions import AUDIENCE, COUPONS, DASHBOARD_TABLES, JOURNEYS, dashboard_parts
 from reports.selectors.coupons import coupons_report, coupons_tables
 from reports.selectors.dashboard import dashboard, dashboard_tables
 from reports.selectors.export import journey_report_tables
@@ -60,6 +62,11 @@ def _download(request: HttpRequest, tables: dict[str, list[list]], prefix: str) 
     return csv_response(filename=f"{prefix}-{name}", rows=tables[name])
 
 
+def _require(request: HttpRequest, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
+
+
 def _page(request: HttpRequest, template: str, title: str, **context) -> TemplateResponse:
     return TemplateResponse(
         request,
@@ -75,7 +82,11 @@ def _page(request: HttpRequest, template: str, title: str, **context) -> Templat
 
 @staff_member_required
 def dashboard_download(request: HttpRequest) -> HttpResponse:
-    response = _download(request, dashboard_tables(dashboard()), "dashboard")
+    parts = dashboard_parts(request.user)
+    tables = {
+        name: rows for name, rows in dashboard_tables(dashboard()).items() if parts[DASHBOARD_TABLES[name]]
+    }
+    response = _download(request, tables, "dashboard")
     if response is None:
         raise Http404("Name a table: ?download=stages")
     return response
@@ -102,6 +113,7 @@ class JourneyFilterForm(forms.Form):
 
 @staff_member_required
 def journey_report(request: HttpRequest, journey_id: int) -> HttpResponse:
+    _require(request, JOURNEYS)
     journey = get_object_or_404(Journey.objects.select_related("current_version"), pk=journey_id)
     form = JourneyFilterForm(request.GET or None, journey=journey)
     filters = ReportFilter()
@@ -112,10 +124,12 @@ def journey_report(request: HttpRequest, journey_id: int) -> HttpResponse:
             entered_to=form.cleaned_data["entered_to"],
         )
     snapshot = None
-    if not filters.is_filtered and not request.GET.get("live") and not request.GET.get("download"):
+    if not request.GET.get("live") and not request.GET.get("download"):
         snapshot = JourneySnapshot.objects.filter(journey=journey).first()
-    if snapshot is not None:
+    if snapshot is not None and not filters.is_filtered:
         report = {**snapshot.data, "journey": journey, "filters": filters}
+    elif snapshot is not None:  # filtered: sum the stored entry days written with the snapshot
+        report = journey_results_from_days(journey=journey, filters=filters)
     else:
         report = journey_results(journey=journey, filters=filters)
     if response := _download(request, journey_report_tables(report), f"journey-{journey.pk}"):
@@ -193,12 +207,15 @@ def journey_declare(request: HttpRequest, journey_id: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("reports:journey", args=[journey.pk]))
 
 
+MOVEMENT_EARLIEST, MOVEMENT_LATEST = dt.date(1900, 1, 1), dt.date(9000, 12, 31)  # room for the 30-day default
+
+
 def _moment(value: str | None, default: dt.datetime) -> dt.datetime:
     try:
         day = dt.date.fromisoformat(value) if value else None
     except ValueError:
         day = None
-    if day is None:
+    if day is None or not MOVEMENT_EARLIEST <= day <= MOVEMENT_LATEST:
         return default
     return timezone.make_aware(dt.datetime.combine(day, dt.time.max))
 
@@ -217,6 +234,7 @@ def _movement_args(request: HttpRequest) -> tuple[str, dt.datetime, dt.datetime]
 
 @staff_member_required
 def movement(request: HttpRequest) -> HttpResponse:
+    _require(request, AUDIENCE)
     field, start, end = _movement_args(request)
     matrix = movement_matrix(field=field, start=start, end=end)
     sizes = sizes_over_time(metric=field)
@@ -267,6 +285,7 @@ def movement(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def movement_contacts(request: HttpRequest) -> HttpResponse:
+    _require(request, AUDIENCE)
     field, start, end = _movement_args(request)
     value_from, value_to = request.GET.get("a", ""), request.GET.get("b", "")
     contacts = transition_contacts(
@@ -292,6 +311,7 @@ def movement_contacts(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def coupons(request: HttpRequest) -> HttpResponse:
+    _require(request, COUPONS)
     data = coupons_report()
     if response := _download(request, coupons_tables(data), "coupons"):
         return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from contacts.models import Contact
@@ -50,12 +51,27 @@ def _movers(*, field: str, start: dt.datetime, end: dt.datetime) -> QuerySet[Con
     )
 
 
+_MATRIX_SQL = """
+    SELECT value_from, value_to, COUNT(*) FROM (
+        SELECT
+            FIRST_VALUE(old) OVER (PARTITION BY contact_id ORDER BY changed_at, id) AS value_from,
+            FIRST_VALUE(new) OVER (PARTITION BY contact_id ORDER BY changed_at DESC, id DESC) AS value_to,
+            ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY changed_at, id) AS nth
+        FROM {table} WHERE field = %s AND changed_at > %s AND changed_at <= %s
+    ) AS moves WHERE nth = 1 GROUP BY value_from, value_to"""
+
+
 def transition_matrix(*, field: str, start: dt.datetime, end: dt.datetime) -> dict:
     """Contacts whose value changed between `start` and `end`: counts by (value at start, value at end).
-    One grouped query over the contacts with a change in the period (index on the change history)."""
-    rows = list(
-        _movers(field=field, start=start, end=end).values("value_from", "value_to").annotate(n=Count("id"))
-    )
+    One pass over the period's changes (one query): the value at the start is the old value of the
+    contact's first change in the period, the value at the end the new value of its last one (the same as
+    `value_at` on a consistent change history, without two lookups per contact)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _MATRIX_SQL.format(table=ScoreChange._meta.db_table),
+            [field, *(connection.ops.adapt_datetimefield_value(t) for t in (start, end))],
+        )
+        rows = [{"value_from": a, "value_to": b, "n": n} for a, b, n in cursor.fetchall()]
     cells = {(r["value_from"] or "", r["value_to"] or ""): r["n"] for r in rows}
     values = sorted({a for a, _ in cells} | {b for _, b in cells})
     return {

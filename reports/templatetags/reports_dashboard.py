@@ -5,14 +5,26 @@ from __future__ import annotations
 from django import template
 
 from reports.charts import chart
+from reports.permissions import dashboard_parts
 from reports.selectors.dashboard import dashboard
 
 register = template.Library()
 
 
-@register.simple_tag
-def dashboard_data() -> dict:
+@register.simple_tag(takes_context=True)
+def dashboard_data(context) -> dict:
     data = dashboard()
+    show = data["show"] = dashboard_parts(context["request"].user)
+    if not show["journeys"]:
+        data["journeys"] = []
+    if not show["coupons"]:
+        data["coupons"] = {}
+    if not show["audience"]:
+        data.update(
+            stages=[], segments=[], at_risk_contacts=0, at_risk_revenue=None, reactivated_this_month=0
+        )
+    if not show["messages"]:
+        data["messages"] = {**data["messages"], "series": {}, "totals": {}}
     messages = data["messages"]
     data["charts"] = {
         "stages": chart(

@@ -28,7 +28,8 @@ call_command("seed_demo", contacts=400, seed=42, stdout=io.StringIO())
 from contacts.models import Contact, Order
 digest = hashlib.sha256()
 for row in Contact.objects.order_by("external_id").values_list(
-    "external_id", "email", "phone", "signed_up_at", "email_consent", "status", "attributes", "last_activity_at"
+    "external_id", "email", "phone", "signed_up_at", "email_consent", "status", "attributes",
+    "last_activity_at",
 ):
     digest.update(repr(row).encode())
 for row in Order.objects.order_by("external_id").values_list(

@@ -285,7 +285,20 @@ def _minimize(objective, start: np.ndarray, bounds: list[tuple[float, float]]):
             best = again
     if not np.isfinite(best.fun) or best.fun >= 1e10:
         raise ClvFitError(f"The fit did not converge: {best.message}")
+    if not best.success and _stationary(objective, best.x, bounds):
+        # ABNORMAL (the line search found no lower value at machine precision) at a stationary point: the
+        # fit is done, the strict ftol just cannot be met.
+        best.success = True
     return best
+
+
+def _stationary(objective, x: np.ndarray, bounds: list[tuple[float, float]]) -> bool:
+    """The projected gradient (outward components at a bound dropped) is ~0 at x."""
+    gradient = np.array(objective(x)[1], dtype=float)
+    low, high = np.array(bounds).T
+    gradient[(x <= low + 1e-9) & (gradient > 0)] = 0.0
+    gradient[(x >= high - 1e-9) & (gradient < 0)] = 0.0
+    return bool(np.all(np.isfinite(gradient)) and np.max(np.abs(gradient)) < 1e-5)
 
 
 def bgnbd_p_alive(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 from django.db import connection, transaction
@@ -195,21 +195,17 @@ def _times(seconds_ago: np.ndarray, now: datetime) -> list[str]:
 
 
 def _seasonal_days(rng: np.random.Generator, low: np.ndarray, high: np.ndarray, now: datetime) -> np.ndarray:
-    """Days ago in [low, high], thinned by month so November/December get more orders."""
-    result = np.empty(len(low))
-    todo = np.arange(len(low))
+    """Days ago in [low, high], denser in November/December (inverse of the month-weighted CDF).
+
+    Exactly one uniform draw per value, whatever the date: the rest of the generator's stream (who buys,
+    how often) does not depend on the day the shop is seeded on.
+    """
     today = np.datetime64(now.date(), "D")
-    weights = MONTH_WEIGHTS / MONTH_WEIGHTS.max()
-    for _ in range(30):
-        if not len(todo):
-            break
-        days = rng.uniform(low[todo], high[todo])
-        months = (today - days.astype("timedelta64[D]")).astype("datetime64[M]").astype(int) % 12
-        keep = rng.random(len(todo)) < weights[months]
-        result[todo[keep]] = days[keep]
-        todo = todo[~keep]
-    result[todo] = rng.uniform(low[todo], high[todo])
-    return result
+    grid = np.arange(HISTORY_DAYS + 2)
+    months = (today - grid.astype("timedelta64[D]")).astype("datetime64[M]").astype(int) % 12
+    cdf = np.concatenate([[0.0], np.cumsum(MONTH_WEIGHTS[months][:-1])])
+    low_mass, high_mass = np.interp(low, grid, cdf), np.interp(high, grid, cdf)
+    return np.interp(low_mass + rng.random(len(low)) * (high_mass - low_mass), cdf, grid)
 
 
 def demo_seed(
@@ -218,6 +214,7 @@ def demo_seed(
     seed: int = 42,
     progress: Callable[[str, int, int], None] | None = None,
     rebuild_indexes: bool | None = None,
+    today: date | None = None,
 ) -> DemoResult:
     """Generate the demo shop unless one exists (then do nothing). All rows in bulk (COPY on PostgreSQL).
 
@@ -227,7 +224,10 @@ def demo_seed(
     if demo_exists():
         return DemoResult(created=False, message="Demo data already exists; nothing to do (use --reset).")
     rng = np.random.default_rng(seed)
-    now = timezone.now()
+    # Every generated instant counts back from midnight UTC of `today` (default: the current date), never
+    # from the current time: the same seed gives the same shop (calendar days included) all day long.
+    today = today or timezone.now().astimezone(UTC).date()
+    now = datetime(today.year, today.month, today.day, tzinfo=UTC)
     if rebuild_indexes is None:
         rebuild_indexes = contacts >= REBUILD_FROM
     rebuild_indexes = rebuild_indexes and connection.vendor == "postgresql"
@@ -345,7 +345,9 @@ def _chunk(rng, now, start, size, next_ids, tags, product_ids, product_prices, p
     one_time = rng.random(size) < np.where(group == 0, 0.3, 0.5)
     order_count = np.where(one_time, 1, 2 + np.minimum(rng.geometric(0.35, size) - 1, 23))
     order_count = np.where(buyer, order_count, 0)
-    span = rng.uniform(0.2, 1.0, size) * (HISTORY_DAYS - last_days)
+    # Active buyers have bought across their whole history; defecting and lost ones bought in a burst and
+    # then stopped: the drop-out pattern the CLV model (BG/NBD) estimates, so some buyers are "Inactive".
+    span = rng.uniform(0.2, 1.0, size) * np.where(group == 0, 1.0, 0.35) * (HISTORY_DAYS - last_days)
     first_days = np.where(order_count > 1, last_days + span, last_days)
     signup_days = np.where(buyer, first_days + rng.uniform(0, 60, size), rng.uniform(0, HISTORY_DAYS, size))
 

@@ -103,8 +103,7 @@ def test_segments_of_the_playbooks_on_the_demo_shop(demo_shop):
             sizes[name] = Segment.objects.get(name=name).size
     print(sizes)
     empty = {name for name, size in sizes.items() if not size}
-    # "Lost" is empty until the scoring fix (F rule) lands; everything else has members.
-    assert empty <= {"Size low-clv-coupon Low CLV"}, sizes
+    assert empty == set(), sizes
 
 
 def test_command_creates_a_playbook_and_prints_what_it_created(demo_shop):

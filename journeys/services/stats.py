@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from journeys.models import Enrollment, JourneyStat
 
+REFRESH_LOCK_KEY = 7_301_001  # pg_advisory_xact_lock key of the JourneyStat refresh
+
 
 def journey_stats_refresh(*, journey_ids: Iterable[int] | None = None) -> None:
     """Recount enrollments (and converted ones) by journey, state, variant and holdout and replace the
@@ -38,6 +40,12 @@ def journey_stats_refresh(*, journey_ids: Iterable[int] | None = None) -> None:
     qn = connection.ops.quote_name
     columns = ("journey_id", "state", "variant", "holdout", "enrolled", "converted")
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # One refresh at a time: two concurrent ticks would each delete (seeing none of the other's
+            # new rows) and both insert, breaking journeystat_one_row_per_group. SQLite writers are
+            # serialised already (IMMEDIATE transactions).
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK_KEY])
         stats._raw_delete(stats.db)
         with connection.cursor() as cursor:
             cursor.execute(

@@ -90,3 +90,40 @@ def test_journey_list_and_page_queries_do_not_grow_with_enrollments(
     # No query of either page reads the enrollments table.
     for query in [*listing.captured_queries, *detail.captured_queries]:
         assert "journeys_enrollment" not in query["sql"], query["sql"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refreshes_of_one_journey_never_collide(segment_everyone):
+    """Two ticks ending at once both refresh the rollup: neither may fail on the one-row-per-group rule."""
+    import threading
+
+    from django.db import connection
+
+    journey = journey_build(
+        "Raced",
+        {"entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"})},
+        [],
+        now=T0,
+    )
+    contacts_make(30)
+    journey_enter(journey=journey, now=T0)
+    errors: list[Exception] = []
+    start = threading.Barrier(4)
+
+    def refresh():
+        try:
+            start.wait(10)
+            for _ in range(15):
+                journey_stats_refresh(journey_ids=[journey.pk])
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refresh) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sum(JourneyStat.objects.filter(journey=journey).values_list("enrolled", flat=True)) == 30

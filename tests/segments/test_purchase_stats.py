@@ -164,3 +164,59 @@ def test_truncating_the_orders_empties_the_aggregate():
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # TRUNCATE refuses pending deferred FK checks
         cursor.execute("TRUNCATE contacts_order CASCADE")
     assert not ContactPurchaseStats.objects.exists()
+
+
+@pytest.mark.skipif(not POSTGRES, reason="the aggregate is maintained on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_of_one_contact_leave_the_aggregate_exact():
+    """T1 adds the newer order and commits only after T2 (adding an older one) is waiting: without the
+    trigger's lock, T2's snapshot misses T1's order and would overwrite last_purchase_at with the older."""
+    import threading
+    import time
+
+    from django.db import connections, transaction
+
+    contact = Contact.objects.create(email="race@shop.de")
+    newer, older = NOW - dt.timedelta(days=1), NOW - dt.timedelta(days=10)
+    t1_wrote, release_t1, errors = threading.Event(), threading.Event(), []
+
+    def t1() -> None:
+        try:
+            with transaction.atomic():
+                Order.objects.create(external_id="race-new", contact=contact, placed_at=newer, total=1)
+                t1_wrote.set()
+                assert release_t1.wait(60)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def t2() -> None:
+        try:
+            assert t1_wrote.wait(60)
+            with transaction.atomic():
+                Order.objects.create(external_id="race-old", contact=contact, placed_at=older, total=1)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=t1), threading.Thread(target=t2)]
+    for thread in threads:
+        thread.start()
+    assert t1_wrote.wait(60)
+    deadline = time.monotonic() + 60  # a guard against hanging, not a timing assertion
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:  # wait until T2 is blocked on a lock
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                break
+            time.sleep(0.05)
+    release_t1.set()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert ContactPurchaseStats.objects.get(contact_id=contact.pk).last_purchase_at == newer

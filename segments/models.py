@@ -180,3 +180,23 @@ class SegmentSize(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment_id}: {self.size} at {self.measured_at:%Y-%m-%d %H:%M}"
+
+
+class ContactPurchaseStats(models.Model):
+    """Each buyer's last purchase (orders not cancelled/refunded), for "last purchase" rules.
+
+    PostgreSQL only: statement-level triggers on contacts_order (insert, update, delete, truncate;
+    migration 0005) keep it exact for every write path, COPY and bulk_create included. On SQLite it stays
+    empty and the rules read the orders. No foreign key on purpose: the demo seed drops and rebuilds the
+    contacts tables' constraints around its COPY.
+    """
+
+    contact_id = models.BigIntegerField(primary_key=True)
+    last_purchase_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["last_purchase_at", "contact_id"], name="purchase_stats_last_idx")]
+        verbose_name_plural = "contact purchase stats"
+
+    def __str__(self) -> str:
+        return f"contact {self.contact_id}: last purchase {self.last_purchase_at:%Y-%m-%d}"

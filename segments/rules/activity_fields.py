@@ -92,11 +92,37 @@ def _compile_purchase_amount(cond: dict, ctx: _Context) -> Q:
     )
 
 
+def _last_purchase_window(cond: dict, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """[start, end) of the last purchase for between/since/before/within/more-than-days-ago."""
+    op = cond["operator"]
+    if op == "between":
+        bounds = cond.get("value")
+        if not isinstance(bounds, list) or len(bounds) != 2:
+            raise _Invalid("expected [from, to]")
+        return _moment(bounds[0], now), _moment(bounds[1], now, end_of_day=True)
+    if op in ("since", "before"):
+        moment = _moment(cond.get("value"), now)
+    else:
+        moment = now - dt.timedelta(days=_whole(cond.get("value")))
+    return (moment, None) if op in ("since", "within_last_days") else (None, moment)
+
+
 def _compile_last_purchase(cond: dict, ctx: _Context) -> Q:
-    """Date of the last purchase, as EXISTS tests on the (contact, placed_at) index."""
+    """Date of the last purchase. PostgreSQL: a range scan of segments.ContactPurchaseStats (kept exact by
+    triggers on contacts_order); SQLite: EXISTS tests on the (contact, placed_at) index."""
+    from django.db import connection
+
     from contacts.models import Order
+    from segments.models import ContactPurchaseStats
 
     op, now = cond["operator"], ctx.now
+    if connection.vendor == "postgresql":
+        buyers = ContactPurchaseStats.objects.all()
+        if op not in ("is_empty", "is_not_empty"):
+            start, end = _last_purchase_window(cond, now)
+            buyers = buyers.filter(_in_period("last_purchase_at", start, end))
+        q = Q(pk__in=buyers.values("contact_id"))
+        return ~q if op == "is_empty" else q
     purchases = Order.objects.exclude(status__in=Order.NOT_PURCHASES).filter(contact_id=OuterRef("pk"))
 
     def any_(**kwargs) -> Q:
@@ -106,19 +132,12 @@ def _compile_last_purchase(cond: dict, ctx: _Context) -> Q:
         return ~any_()
     if op == "is_not_empty":
         return any_()
-    if op == "between":
-        bounds = cond.get("value")
-        if not isinstance(bounds, list) or len(bounds) != 2:
-            raise _Invalid("expected [from, to]")
-        start, end = _moment(bounds[0], now), _moment(bounds[1], now, end_of_day=True)
-        return any_(placed_at__gte=start, placed_at__lt=end) & ~any_(placed_at__gte=end)
-    if op in ("since", "before"):
-        moment = _moment(cond.get("value"), now)
-    else:
-        moment = now - dt.timedelta(days=_whole(cond.get("value")))
-    if op in ("since", "within_last_days"):
-        return any_(placed_at__gte=moment)
-    return any_() & ~any_(placed_at__gte=moment)  # before, more_than_days_ago
+    start, end = _last_purchase_window(cond, now)
+    if end is None:  # since, within_last_days
+        return any_(placed_at__gte=start)
+    if start is None:  # before, more_than_days_ago
+        return any_() & ~any_(placed_at__gte=end)
+    return any_(placed_at__gte=start, placed_at__lt=end) & ~any_(placed_at__gte=end)
 
 
 def _bought(column_lookups: tuple[str, ...]) -> Callable[..., Q]:

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.timezone import now
 
 from contacts.models import Contact
@@ -80,15 +80,50 @@ def messages_queue(*, template: MessageTemplate, outgoing: list[Outgoing]) -> li
                 created_at=created_at,
             )
         )
+    if connection.vendor == "postgresql":
+        return _insert_returning(rows)
     Message.objects.bulk_create(rows, batch_size=CHUNK, ignore_conflicts=True)
+    return _queued_ids(list(unique))
+
+
+def _queued_ids(keys: list[str]) -> list[int]:
     ready: list[int] = []
-    for chunk in _chunks(list(unique), CHUNK):
+    for chunk in _chunks(keys, CHUNK):
         ready.extend(
             Message.objects.filter(idempotency_key__in=chunk, status=Message.Status.QUEUED)
             .order_by("id")
             .values_list("id", flat=True)
         )
     return ready
+
+
+def _insert_returning(rows: list[Message]) -> list[int]:
+    """PostgreSQL: one INSERT ... ON CONFLICT DO NOTHING RETURNING per chunk gives the new rows' ids
+    and statuses; only keys that already existed (a re-run of the same batch) are read back."""
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    table = connection.ops.quote_name(Message._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    ready: list[int] = []
+    inserted: set[str] = set()
+    with connection.cursor() as cursor:
+        for chunk in _chunks(rows, CHUNK):
+            params = [
+                f.get_db_prep_save(getattr(row, f.attname), connection) for row in chunk for f in fields
+            ]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(chunk))} "
+                "ON CONFLICT DO NOTHING RETURNING id, idempotency_key, status",
+                params,
+            )
+            for pk, key, status in cursor.fetchall():
+                inserted.add(key)
+                if status == Message.Status.QUEUED:
+                    ready.append(pk)
+    existing = [row.idempotency_key for row in rows if row.idempotency_key not in inserted]
+    if existing:
+        ready.extend(_queued_ids(existing))
+    return sorted(ready)
 
 
 def messages_deliver_later(*, message_ids: list[int]) -> None:

@@ -367,7 +367,9 @@ def test_queue_query_count_is_fixed_and_delivery_costs_two_writes_per_message(
         # at the end, releasing what is left (push: and the subscriptions' last success).
         per_claim, at_end = {"email": (6, 1), "sms": (6, 1), "push": (8, 2)}[channel]
         counts.append((len(queued), len(delivered) - claims * per_claim - 2 * size - at_end))
-    queue_queries = {"email": 3, "sms": 3, "push": 4}[channel]
+    # Queueing: read the contacts (push: and the subscriptions), then on PostgreSQL one
+    # INSERT ... ON CONFLICT DO NOTHING RETURNING; elsewhere bulk_create and reading the ids back.
+    queue_queries = {"email": 2, "sms": 2, "push": 3}[channel] + (connection.vendor != "postgresql")
     assert counts == [(queue_queries, 0), (queue_queries, 0)]
 
 

@@ -362,10 +362,10 @@ def test_queue_query_count_is_fixed_and_delivery_costs_two_writes_per_message(
             report = messages_deliver(message_ids=ids)
         assert len(report.sent) == size
         claims = -(-size // 10)
-        # Delivery: per claim of 10, the claim UPDATE, its SELECT and the template contexts (push: and
+        # Delivery: per claim of 10, the claim UPDATE and its SELECT (push: and
         # the subscriptions); per message, "attempt started" and its outcome, each written at once;
         # at the end, releasing what is left (push: and the subscriptions' last success).
-        per_claim, at_end = {"email": (6, 1), "sms": (6, 1), "push": (8, 2)}[channel]
+        per_claim, at_end = {"email": (2, 1), "sms": (2, 1), "push": (4, 2)}[channel]
         counts.append((len(queued), len(delivered) - claims * per_claim - 2 * size - at_end))
     # Queueing: read the contacts (push: and the subscriptions), then on PostgreSQL one
     # INSERT ... ON CONFLICT DO NOTHING RETURNING; elsewhere bulk_create and reading the ids back.
@@ -521,4 +521,4 @@ def test_a_batch_of_1200_contacts_is_queued_and_delivered_with_fixed_queries_per
     with CaptureQueriesContext(connection) as delivered:
         report = messages_deliver(message_ids=ids)
     assert len(report.sent) == 1200 and len(mail.outbox) == 1200
-    assert len(delivered) == 24 * 6 + 2 * 1200 + 1  # 24 claims of 50; 2 writes per message
+    assert len(delivered) == 24 * 2 + 2 * 1200 + 1  # 24 claims of 50 (UPDATE, SELECT); 2 writes per message

@@ -98,23 +98,33 @@ def _queued_ids(keys: list[str]) -> list[int]:
 
 
 def _insert_returning(rows: list[Message]) -> list[int]:
-    """PostgreSQL: one INSERT ... ON CONFLICT DO NOTHING RETURNING per chunk gives the new rows' ids
-    and statuses; only keys that already existed (a re-run of the same batch) are read back."""
+    """PostgreSQL: one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING per chunk
+    gives the new rows' ids and statuses; only keys that already existed (a re-run of the same batch)
+    are read back. Columns with one value for the whole chunk are sent once, the others as arrays."""
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
     table = connection.ops.quote_name(Message._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     ready: list[int] = []
     inserted: set[str] = set()
     with connection.cursor() as cursor:
         for chunk in _chunks(rows, CHUNK):
-            params = [
-                f.get_db_prep_save(getattr(row, f.attname), connection) for row in chunk for f in fields
-            ]
+            selected, arrays, array_params, scalar_params = [], [], [], []
+            for field in fields:
+                values = [getattr(row, field.attname) for row in chunk]
+                db_type = field.db_type(connection)
+                if all(value == values[0] for value in values) and field.get_internal_type() != "JSONField":
+                    selected.append(f"%s::{db_type}")
+                    scalar_params.append(field.get_db_prep_save(values[0], connection))
+                else:
+                    selected.append(f"v.c{len(arrays)}")
+                    arrays.append(f"%s::{db_type}[]")
+                    array_params.append([field.get_db_prep_save(value, connection) for value in values])
+            names = ", ".join(f"c{n}" for n in range(len(arrays)))
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(chunk))} "
+                f"INSERT INTO {table} ({columns}) SELECT {', '.join(selected)} "
+                f"FROM unnest({', '.join(arrays)}) AS v({names}) "
                 "ON CONFLICT DO NOTHING RETURNING id, idempotency_key, status",
-                params,
+                [*scalar_params, *array_params],
             )
             for pk, key, status in cursor.fetchall():
                 inserted.add(key)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -100,40 +102,61 @@ def _queued_ids(keys: list[str]) -> list[int]:
 def _insert_returning(rows: list[Message]) -> list[int]:
     """PostgreSQL: one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING per chunk
     gives the new rows' ids and statuses; only keys that already existed (a re-run of the same batch)
-    are read back. Columns with one value for the whole chunk are sent once, the others as arrays."""
+    are read back. Columns with one value for the whole chunk are sent once, the others as arrays,
+    bound on the server in binary (Django's cursor would quote every array element in Python)."""
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
     table = connection.ops.quote_name(Message._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     ready: list[int] = []
     inserted: set[str] = set()
-    with connection.cursor() as cursor:
-        for chunk in _chunks(rows, CHUNK):
-            selected, arrays, array_params, scalar_params = [], [], [], []
-            for field in fields:
-                values = [getattr(row, field.attname) for row in chunk]
-                db_type = field.db_type(connection)
-                if all(value == values[0] for value in values) and field.get_internal_type() != "JSONField":
-                    selected.append(f"%s::{db_type}")
-                    scalar_params.append(field.get_db_prep_save(values[0], connection))
-                else:
-                    selected.append(f"v.c{len(arrays)}")
-                    arrays.append(f"%s::{db_type}[]")
-                    array_params.append([field.get_db_prep_save(value, connection) for value in values])
-            names = ", ".join(f"c{n}" for n in range(len(arrays)))
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {', '.join(selected)} "
-                f"FROM unnest({', '.join(arrays)}) AS v({names}) "
-                "ON CONFLICT DO NOTHING RETURNING id, idempotency_key, status",
-                [*scalar_params, *array_params],
-            )
-            for pk, key, status in cursor.fetchall():
-                inserted.add(key)
-                if status == Message.Status.QUEUED:
-                    ready.append(pk)
+    for chunk in _chunks(rows, CHUNK):
+        selected, arrays, array_params, scalar_params = [], [], [], []
+        for field in fields:
+            db_type = field.db_type(connection)
+            if field.get_internal_type() == "JSONField":
+                selected.append(f"v.c{len(arrays)}::{db_type}")
+                arrays.append("%b::text[]")
+                array_params.append(
+                    [json.dumps(getattr(row, field.attname), cls=field.encoder) for row in chunk]
+                )
+                continue
+            values = [field.get_db_prep_save(getattr(row, field.attname), connection) for row in chunk]
+            if all(value == values[0] for value in values):
+                selected.append(f"%b::{db_type}")
+                scalar_params.append(values[0])
+            else:
+                selected.append(f"v.c{len(arrays)}::{db_type}")
+                arrays.append("%b::text[]" if db_type.startswith("varchar") else f"%b::{db_type}[]")
+                array_params.append(values)
+        names = ", ".join(f"c{n}" for n in range(len(arrays)))
+        sql = (
+            f"INSERT INTO {table} ({columns}) SELECT {', '.join(selected)} "
+            f"FROM unnest({', '.join(arrays)}) AS v({names}) "
+            "ON CONFLICT DO NOTHING RETURNING id, idempotency_key, status"
+        )
+        for pk, key, status in _fetch_binary(sql, [*scalar_params, *array_params]):
+            inserted.add(key)
+            if status == Message.Status.QUEUED:
+                ready.append(pk)
     existing = [row.idempotency_key for row in rows if row.idempotency_key not in inserted]
     if existing:
         ready.extend(_queued_ids(existing))
     return sorted(ready)
+
+
+def _fetch_binary(sql: str, params: list) -> list[tuple]:
+    """PostgreSQL: run `sql` (%b placeholders) with server-side binary binding and return its rows.
+    Errors are Django's, and the statement is logged like any other (query counts in tests hold)."""
+    import psycopg
+
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        result = cursor.fetchall()
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return result
 
 
 def messages_deliver_later(*, message_ids: list[int]) -> None:

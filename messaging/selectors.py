@@ -15,7 +15,7 @@ from django.utils.timezone import now
 from contacts.models import Contact, Order, OrderLine, Product
 from messaging import tokens
 from messaging.email_layout import shop_context
-from messaging.models import Message
+from messaging.models import Message, MessageTemplate
 from messaging.sandbox import CONTACT_FIELDS, PRODUCT_FIELDS
 
 BEST_SELLER_DAYS = 90
@@ -257,10 +257,28 @@ def contact_context(contact: Contact) -> dict:
     return values
 
 
+RECOMMENDATION_NAMES = ("recommendations", "bought_again", "new_arrivals", "best_sellers")
+TEMPLATE_SOURCES = ("subject", "html_body", "text_body", "sms_text", "push_title", "push_body", "push_url")
+
+
+def uses_recommendations(template: MessageTemplate | None) -> bool:
+    """Whether the template can read the product lists (the sandbox has no include/extends, so a
+    template that never names them cannot use them). Unknown template (previews): yes."""
+    if template is None:
+        return True
+    source = " ".join(getattr(template, name, "") or "" for name in TEMPLATE_SOURCES)
+    return any(name in source for name in RECOMMENDATION_NAMES)
+
+
 def render_contexts(*, messages: list[Message]) -> dict[int, dict]:
     """Template context per message: plain values only (no model instances, settings or request).
-    Messages must have `contact` loaded (select_related)."""
-    contact_ids = list({m.contact_id for m in messages})
+    Messages must have `contact` loaded (select_related). The product lists are read only for
+    messages whose template names them (five queries for all of those, none otherwise)."""
+    wanted: dict[int | None, bool] = {}
+    for m in messages:
+        if m.template_id not in wanted:
+            wanted[m.template_id] = uses_recommendations(m.template if m.template_id else None)
+    contact_ids = list({m.contact_id for m in messages if wanted[m.template_id]})
     recommendations = recommendations_for_contacts(contact_ids=contact_ids)
     contexts: dict[int, dict] = {}
     today = now().date()

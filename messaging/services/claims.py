@@ -10,7 +10,11 @@ committed on its own before the next step:
    to the SMTP server/provider. Only rows still ours and `sending` start: a row the sweep took back
    is never handed over twice.
 3. outcome: `sent` / `failed` / retry later (`queued` with `next_attempt_at`) / `in_doubt`, written
-   as soon as the provider answered.
+   as soon as the provider answered. To save a round trip per message, a `sent` outcome is written
+   together with the next message's "start" (on PostgreSQL in one statement, so both commit or
+   neither), or on its own before any other write and at the end of the call. It is always committed
+   before the next message is handed over, so at any moment at most one message per process has an
+   attempt started and no outcome.
 
 A worker killed between 2 and 3 leaves that one message `sending` with an attempt started: when its
 lease runs out the sweep marks it `in_doubt` (never re-sent by itself).
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Q
 from django.utils.timezone import now
 
@@ -120,6 +125,8 @@ class Lease:
     def __init__(self, report: DeliveryReport):
         self.token = uuid.uuid4().hex
         self.report = report
+        # A `sent` outcome not written yet: (message id, column values). See the module docstring.
+        self.pending_sent: tuple[int, dict] | None = None
 
     def _lease_until(self, moment: dt.datetime) -> dt.datetime:
         return moment + dt.timedelta(seconds=settings.MESSAGING_LEASE_SECONDS)
@@ -129,6 +136,7 @@ class Lease:
 
     def claim(self, message_ids: list[int]) -> list[Message]:
         """queued -> sending for those of `message_ids` that are queued and due (one UPDATE)."""
+        self.flush()
         moment = now()
         Message.objects.filter(id__in=message_ids, status=Message.Status.QUEUED).filter(
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=moment)
@@ -151,34 +159,86 @@ class Lease:
     def start(self, message: Message) -> bool:
         """Record that this message is being handed to the provider now. False: no longer ours."""
         moment = now()
-        started = (
-            self._ours(message.pk)
-            .filter(status=Message.Status.SENDING)
-            .update(
-                attempt_started_at=moment, attempts=F("attempts") + 1, lease_until=self._lease_until(moment)
+        if self.pending_sent is not None and connection.vendor == "postgresql":
+            started = self._sent_and_start(message.pk, moment)
+        else:
+            self.flush()
+            started = (
+                self._ours(message.pk)
+                .filter(status=Message.Status.SENDING)
+                .update(
+                    attempt_started_at=moment,
+                    attempts=F("attempts") + 1,
+                    lease_until=self._lease_until(moment),
+                )
             )
-        )
         if not started:
             self.report.skipped.append(message.pk)
             return False
         message.attempts += 1
         return True
 
+    def flush(self) -> None:
+        """Write the pending `sent` outcome, if any."""
+        if self.pending_sent is None:
+            return
+        pk, values = self.pending_sent
+        self.pending_sent = None
+        self._ours(pk).filter(status__in=[Message.Status.SENDING, Message.Status.IN_DOUBT]).update(
+            lease_until=None, next_attempt_at=None, **values
+        )
+
+    def _sent_and_start(self, pk: int, moment: dt.datetime) -> int:
+        """PostgreSQL: the pending `sent` outcome and the start of message `pk` in one statement."""
+        done_pk, values = self.pending_sent
+        self.pending_sent = None
+        table = connection.ops.quote_name(Message._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH done AS (UPDATE {table} SET status = %s, sent_at = %s, reason = '', "
+                "provider_message_id = %s, subject = %s, to_address = %s, lease_until = NULL, "
+                "next_attempt_at = NULL WHERE id = %s AND claim_token = %s AND status IN (%s, %s) "
+                f"RETURNING id) UPDATE {table} SET attempt_started_at = %s, attempts = attempts + 1, "
+                "lease_until = %s WHERE id = %s AND claim_token = %s AND status = %s",
+                [
+                    values["status"],
+                    values["sent_at"],
+                    values["provider_message_id"],
+                    values["subject"],
+                    values["to_address"],
+                    done_pk,
+                    self.token,
+                    Message.Status.SENDING,
+                    Message.Status.IN_DOUBT,
+                    moment,
+                    self._lease_until(moment),
+                    pk,
+                    self.token,
+                    Message.Status.SENDING,
+                ],
+            )
+            return cursor.rowcount
+
     def _finish(self, message: Message, **values: object) -> None:
+        self.flush()
         # `in_doubt` too: a sweep may have judged a slow but living send while we waited for the answer.
         self._ours(message.pk).filter(status__in=[Message.Status.SENDING, Message.Status.IN_DOUBT]).update(
             lease_until=None, next_attempt_at=None, **values
         )
 
     def sent(self, message: Message, *, provider_id: str = "", subject: str = "") -> None:
-        self._finish(
-            message,
-            status=Message.Status.SENT,
-            sent_at=now(),
-            reason="",
-            provider_message_id=provider_id[:255],
-            subject=subject[:255],
-            to_address=message.to_address,
+        """Accepted: written with the next start or write (see the module docstring)."""
+        self.flush()
+        self.pending_sent = (
+            message.pk,
+            {
+                "status": Message.Status.SENT,
+                "sent_at": now(),
+                "reason": "",
+                "provider_message_id": provider_id[:255],
+                "subject": subject[:255],
+                "to_address": message.to_address,
+            },
         )
         self.report.sent.append(message.pk)
 
@@ -196,6 +256,7 @@ class Lease:
             self.failed(message, f"gave up after {message.attempts} attempts: {reason}")
             return
         delay = retry_delay(message.attempts)
+        self.flush()
         # `in_doubt` too: the sweep may have judged a slow answer; a 4xx is a definite "not sent".
         self._ours(message.pk).filter(status__in=[Message.Status.SENDING, Message.Status.IN_DOUBT]).update(
             status=Message.Status.QUEUED,
@@ -209,6 +270,7 @@ class Lease:
         self.report.retry_in = delay if self.report.retry_in is None else min(self.report.retry_in, delay)
 
     def suppressed(self, by_reason: dict[str, list[int]]) -> None:
+        self.flush()
         for reason, ids in by_reason.items():
             self._ours(*ids).update(status=Message.Status.SUPPRESSED, reason=reason, lease_until=None)
             self.report.suppressed.extend(ids)
@@ -216,6 +278,7 @@ class Lease:
     def release(self, messages: list[Message]) -> None:
         """Back to the queue, unsent (only rows whose attempt has not started)."""
         ids = [m.pk for m in messages]
+        self.flush()
         self._ours(*ids).filter(status=Message.Status.SENDING, attempt_started_at__isnull=True).update(
             status=Message.Status.QUEUED, claim_token="", claimed_at=None, lease_until=None
         )
@@ -223,6 +286,7 @@ class Lease:
 
     def release_unstarted(self) -> int:
         """Whatever is still ours and unstarted (an exception left the loop early) goes back."""
+        self.flush()
         return Message.objects.filter(
             claim_token=self.token, status=Message.Status.SENDING, attempt_started_at__isnull=True
         ).update(status=Message.Status.QUEUED, claim_token="", claimed_at=None, lease_until=None)

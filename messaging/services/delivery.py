@@ -69,6 +69,7 @@ def messages_deliver(*, message_ids: list[int]) -> DeliveryReport:
         for chunk in _chunks(sorted(set(message_ids)), settings.MESSAGING_CLAIM_SIZE):
             _deliver_chunk(chunk, lease, senders)
     finally:
+        lease.flush()  # the last `sent` outcome, before anything that could wait
         senders.close()
         lease.release_unstarted()
     return report

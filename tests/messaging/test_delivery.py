@@ -185,6 +185,7 @@ def test_an_answer_after_the_sweep_called_it_in_doubt_is_still_recorded(
     Message.objects.update(lease_until=now() - dt.timedelta(seconds=1))  # the send is slow
     assert messages_recover_expired().in_doubt == 1
     lease.sent(message, provider_id="<x@example.com>", subject="Hi")  # the server answered after all
+    lease.flush()  # written with the next start or write, or at the end of the delivery call
     assert Message.objects.get().status == "sent"
 
 

@@ -96,3 +96,30 @@ def test_context_round_trips_dates_and_decimals():
     assert context_decode(context_encode(value)) == value
     with pytest.raises(TypeError):
         context_encode({"contact": object()})
+
+
+def test_render_contexts_reads_products_only_for_templates_that_name_them(
+    make_contact, email_template, django_assert_num_queries
+):
+    """Delivery skips the five product queries for a template that never names the product lists;
+    a template that does (here only in its text part) gets them."""
+    from messaging.models import Message, MessageTemplate
+    from messaging.selectors import render_contexts
+
+    socks = product("socks")
+    buyer = make_contact()
+    order(buyer, (socks, 2))
+    with_products = MessageTemplate.objects.create(
+        name="With products",
+        channel="email",
+        subject="Hi",
+        html_body="<p>Hi</p>",
+        text_body="{% for p in bought_again %}{{ p.name }}{% endfor %}",
+    )
+    plain = Message(contact=buyer, channel="email", template=email_template, context={}, pk=1)
+    rich = Message(contact=buyer, channel="email", template=with_products, context={}, pk=2)
+    with django_assert_num_queries(0):
+        contexts = render_contexts(messages=[plain])
+    assert "bought_again" not in contexts[1]
+    contexts = render_contexts(messages=[plain, rich])
+    assert names(contexts[2]["bought_again"]) == ["socks"]

@@ -214,6 +214,7 @@ def main() -> int:
     parser = parser_make(__doc__)
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the test database afterwards (to profile)")
     args = parser.parse_args()
     django_setup(args.database_url)
 
@@ -260,7 +261,8 @@ def main() -> int:
         ok &= full_run(url, AS_OF + dt.timedelta(days=1), "a day later (recency moved for every buyer)")
         ok &= full_run(url, AS_OF + dt.timedelta(days=1, hours=1), "re-run the same day (nothing changed)")
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if not args.keep:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
     print("RESULT:", "results agree" if ok else "RESULTS DIFFER")
     return 0 if ok else 1
 

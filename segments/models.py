@@ -86,7 +86,16 @@ class ContactScore(models.Model):
     contact = models.OneToOneField(
         "contacts.Contact", on_delete=models.CASCADE, primary_key=True, related_name="score"
     )
-    run = models.ForeignKey(ScoringRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # No database constraint on run: every score row a run rewrites would otherwise pay a foreign-key check
+    # (about 1M a day at 1M contacts). Runs are created before their rows; SET_NULL is applied by Django.
+    run = models.ForeignKey(
+        ScoringRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
     recency_days = models.IntegerField(null=True, blank=True)
     frequency = models.PositiveIntegerField(default=0, help_text="Purchases (orders not cancelled/refunded).")
     monetary_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
@@ -129,8 +138,12 @@ class ScoreChange(models.Model):
         STAGE = "stage", "Lifecycle stage"
         CLUSTER = "cluster", "Value cluster"
 
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="score_changes")
-    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="changes")
+    # contact: its own index would repeat scorechange_contact_idx (contact first); run: no database constraint
+    # (history rows are appended by the run that was created before them; CASCADE is applied by Django).
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="score_changes", db_index=False
+    )
+    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="changes", db_constraint=False)
     changed_at = models.DateTimeField()
     field = models.CharField(max_length=16, choices=Field.choices)
     old = models.CharField(max_length=32, blank=True)

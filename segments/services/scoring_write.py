@@ -233,6 +233,10 @@ def scores_write(
     same = "IS NOT DISTINCT FROM" if postgres else "IS"
     unchanged = " AND ".join(f"t.{quote(c)} {same} s.{quote(c)}" for c in VALUE_COLUMNS)
     assignments = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in SCORE_COLUMNS if c != "contact_id")
+    if postgres and not ContactScore.objects.exists():
+        written = _scores_copy_into_empty(run, contact_ids, scores, as_of, progress=progress)
+        if written >= 0:
+            return written
     with transaction.atomic(), connection.cursor() as cursor:
         if postgres:
             cursor.execute(
@@ -279,3 +283,29 @@ def scores_write(
         inserted = cursor.rowcount
         cursor.execute(f"DELETE FROM {staging}")
     return max(updated, 0) + max(inserted, 0)
+
+
+def _scores_copy_into_empty(
+    run: ScoringRun,
+    contact_ids: np.ndarray,
+    scores: dict[str, np.ndarray],
+    as_of: dt.datetime,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """A first run (no score row yet, PostgreSQL): COPY straight into the table, no staging pass. The table
+    is locked first so no other writer can add a row between the emptiness check and the COPY."""
+    table = ContactScore._meta.db_table
+    total = len(contact_ids)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {connection.ops.quote_name(table)} IN SHARE ROW EXCLUSIVE MODE")
+        if ContactScore.objects.exists():  # someone wrote rows meanwhile: take the staged path
+            return -1
+        for start in range(0, total, WRITE_BATCH):
+            part = slice(start, start + WRITE_BATCH)
+            fields = score_fields(run, contact_ids[part], {k: v[part] for k, v in scores.items()}, as_of)
+            copy_text(cursor=cursor, table=table, columns=SCORE_COLUMNS, fields=fields)
+            del fields
+            if progress:
+                progress(min(start + WRITE_BATCH, total), total)
+    return total

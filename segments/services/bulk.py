@@ -79,3 +79,38 @@ def rows_upsert(
             f"ON CONFLICT ({quote(key)}) DO UPDATE SET {updates}",
             _adapt_for_sqlite(rows, datetime_columns),
         )
+
+
+NULL = "\\N"
+
+
+def text_column(values, *, missing=None) -> list[str]:
+    """A numpy column as COPY text fields (numpy's shortest round-trip repr for floats, `\\N` for NULL),
+    converted in C. `missing` marks NULLs; for float columns NaN is NULL as well."""
+    import numpy as np
+
+    if values.dtype == object:
+        texts = np.array(
+            [v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n") for v in values.tolist()],
+            dtype=object,
+        )
+    else:
+        texts = values.astype(str).astype(object)
+        if values.dtype.kind == "f":
+            nan = np.isnan(values)
+            missing = nan if missing is None else (missing | nan)
+    if missing is not None and missing.any():
+        texts[missing] = NULL
+    return texts.tolist()
+
+
+def copy_text(*, cursor, table: str, columns: Sequence[str], fields: Sequence[list[str]]) -> None:
+    """COPY pre-formatted text columns (lists of equal length) into `table` as one buffer: the rows are
+    joined in C (`str.join`), no Python value is adapted per row."""
+    if not fields or not fields[0]:
+        return
+    quote = connection.ops.quote_name
+    column_sql = ", ".join(quote(c) for c in columns)
+    buffer = "\n".join(map("\t".join, zip(*fields, strict=True))) + "\n"
+    with cursor.cursor.copy(f"COPY {quote(table)} ({column_sql}) FROM STDIN") as copy:
+        copy.write(buffer.encode())

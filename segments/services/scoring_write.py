@@ -15,7 +15,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from segments.models import ContactScore, ScoreChange, ScoringRun
-from segments.services.bulk import rows_insert
+from segments.services.bulk import NULL, copy_text, rows_insert, text_column
 
 WRITE_BATCH = 50_000
 
@@ -113,6 +113,51 @@ def score_rows(
     return list(zip(*columns, strict=True))
 
 
+def _stamp_texts(timestamps: np.ndarray) -> list[str]:
+    """Epoch seconds -> ISO UTC text for COPY (NULL for NaN)."""
+    missing = np.isnan(timestamps)
+    micros = np.where(missing, 0, np.round(timestamps * 1e6)).astype("int64").astype("datetime64[us]")
+    texts = np.char.add(micros.astype(str), "+00").astype(object)
+    texts[missing] = NULL
+    return texts.tolist()
+
+
+def score_fields(
+    run: ScoringRun, contact_ids: np.ndarray, scores: dict[str, np.ndarray], as_of: dt.datetime
+) -> list[list[str]]:
+    """The same values as `score_rows`, as COPY text columns in SCORE_COLUMNS order, formatted by numpy
+    (PostgreSQL): no tuple or adapted Python value per row."""
+    n = len(contact_ids)
+    not_buyer = ~(scores["frequency"] > 0)
+
+    def score(name: str) -> list[str]:
+        values = scores[name]
+        missing = not_buyer | (np.isnan(values) if values.dtype.kind == "f" else False)
+        return text_column(np.where(missing, 0, values).astype(np.int64), missing=missing)
+
+    return [
+        text_column(contact_ids.astype(np.int64)),
+        [str(run.pk)] * n,
+        score("recency_days"),
+        text_column(scores["frequency"].astype(np.int64)),
+        text_column(np.round(scores["monetary_total"].astype(float), 2)),
+        text_column(np.round(scores["monetary_avg"].astype(float), 2)),
+        _stamp_texts(scores["first_ts"]),
+        _stamp_texts(scores["last_ts"]),
+        score("r_score"),
+        score("f_score"),
+        score("m_score"),
+        text_column(scores["rfm_segment"].astype(object)),
+        text_column(scores["lifecycle_stage"].astype(object)),
+        text_column(scores["p_alive"].astype(float)),
+        text_column(scores["expected_purchases"].astype(float)),
+        text_column(scores["expected_order_value"].astype(float)),
+        text_column(scores["predicted_clv"].astype(float)),
+        text_column(scores["clv_cluster"].astype(object)),
+        [_utc(as_of).isoformat()] * n,
+    ]
+
+
 def _tracked(scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {
         "segment": scores["rfm_segment"],
@@ -141,16 +186,30 @@ def changes_write(
         changed = np.flatnonzero(old != new)
         for start in range(0, len(changed), WRITE_BATCH):
             part = changed[start : start + WRITE_BATCH]
-            rows = [
-                (cid, run.pk, changed_at, field_name, o, v)
-                for cid, o, v in zip(
-                    contact_ids[part].tolist(), old[part].tolist(), new[part].tolist(), strict=True
+            if connection.vendor == "postgresql":
+                fields = [
+                    text_column(contact_ids[part]),
+                    [str(run.pk)] * len(part),
+                    [changed_at.isoformat()] * len(part),
+                    [field_name] * len(part),
+                    text_column(old[part].astype(object)),
+                    text_column(new[part].astype(object)),
+                ]
+                with connection.cursor() as cursor:
+                    copy_text(
+                        cursor=cursor, table=ScoreChange._meta.db_table, columns=CHANGE_COLUMNS, fields=fields
+                    )
+            else:
+                rows = [
+                    (cid, run.pk, changed_at, field_name, o, v)
+                    for cid, o, v in zip(
+                        contact_ids[part].tolist(), old[part].tolist(), new[part].tolist(), strict=True
+                    )
+                ]
+                rows_insert(
+                    table=ScoreChange._meta.db_table, columns=CHANGE_COLUMNS, rows=rows, datetime_columns=[2]
                 )
-            ]
-            rows_insert(
-                table=ScoreChange._meta.db_table, columns=CHANGE_COLUMNS, rows=rows, datetime_columns=[2]
-            )
-            written += len(rows)
+            written += len(part)
     return written
 
 
@@ -166,13 +225,18 @@ def scores_write(
     changed. Returns rows inserted or updated."""
     quote = connection.ops.quote_name
     table = quote(ContactScore._meta.db_table)
-    staging = quote("segments_contactscore_staging")
+    staging_name = "segments_contactscore_staging"
+    staging = quote(staging_name)
     column_sql = ", ".join(quote(c) for c in SCORE_COLUMNS)
     key = quote("contact_id")
     postgres = connection.vendor == "postgresql"
     same = "IS NOT DISTINCT FROM" if postgres else "IS"
     unchanged = " AND ".join(f"t.{quote(c)} {same} s.{quote(c)}" for c in VALUE_COLUMNS)
     assignments = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in SCORE_COLUMNS if c != "contact_id")
+    if postgres and not ContactScore.objects.exists():
+        written = _scores_copy_into_empty(run, contact_ids, scores, as_of, progress=progress)
+        if written >= 0:
+            return written
     with transaction.atomic(), connection.cursor() as cursor:
         if postgres:
             cursor.execute(
@@ -184,12 +248,13 @@ def scores_write(
         total = len(contact_ids)
         for start in range(0, total, WRITE_BATCH):
             part = slice(start, start + WRITE_BATCH)
-            batch = score_rows(run, contact_ids[part], {k: v[part] for k, v in scores.items()}, as_of)
+            part_scores = {k: v[part] for k, v in scores.items()}
             if postgres:
-                with cursor.cursor.copy(f"COPY {staging} ({column_sql}) FROM STDIN") as copy:
-                    for row in batch:
-                        copy.write_row(row)
+                fields = score_fields(run, contact_ids[part], part_scores, as_of)
+                copy_text(cursor=cursor, table=staging_name, columns=SCORE_COLUMNS, fields=fields)
+                del fields
             else:
+                batch = score_rows(run, contact_ids[part], part_scores, as_of)
                 placeholders = ", ".join(["%s"] * len(SCORE_COLUMNS))
                 adapt = connection.ops.adapt_datetimefield_value
                 cursor.executemany(
@@ -218,3 +283,29 @@ def scores_write(
         inserted = cursor.rowcount
         cursor.execute(f"DELETE FROM {staging}")
     return max(updated, 0) + max(inserted, 0)
+
+
+def _scores_copy_into_empty(
+    run: ScoringRun,
+    contact_ids: np.ndarray,
+    scores: dict[str, np.ndarray],
+    as_of: dt.datetime,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """A first run (no score row yet, PostgreSQL): COPY straight into the table, no staging pass. The table
+    is locked first so no other writer can add a row between the emptiness check and the COPY."""
+    table = ContactScore._meta.db_table
+    total = len(contact_ids)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {connection.ops.quote_name(table)} IN SHARE ROW EXCLUSIVE MODE")
+        if ContactScore.objects.exists():  # someone wrote rows meanwhile: take the staged path
+            return -1
+        for start in range(0, total, WRITE_BATCH):
+            part = slice(start, start + WRITE_BATCH)
+            fields = score_fields(run, contact_ids[part], {k: v[part] for k, v in scores.items()}, as_of)
+            copy_text(cursor=cursor, table=table, columns=SCORE_COLUMNS, fields=fields)
+            del fields
+            if progress:
+                progress(min(start + WRITE_BATCH, total), total)
+    return total

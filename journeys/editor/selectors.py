@@ -4,14 +4,15 @@ behind a count, "what changes" against the running version and "who would enter 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from journeys.editor.problems import draft_problems
-from journeys.models import Edge, Enrollment, Journey, JourneySegmentMember, Step, StepRun
+from journeys.models import Edge, Enrollment, Journey, Step, StepRun
 from journeys.services.editing import draft_etag
+from journeys.services.entry import entry_filter
 from journeys.steps import registry
 from journeys.steps.base import REFERENCES, Names, duration_human, step_names_fetch
 from journeys.steps.wait import WEEKDAYS
@@ -328,8 +329,8 @@ def draft_changes(*, journey: Journey) -> dict:
 def entry_dry_run(*, journey: Journey, now: datetime | None = None, examples: int = 10) -> dict:
     """Who the draft's entry step would enroll now (count and examples). Writes nothing.
 
-    The same filters as journeys.services.entry.entry_candidates (segment, consent, in flight,
-    re-entry, "only new"), read against the draft's entry configuration."""
+    The engine's own filters (journeys.services.entry.entry_filter: consent, in flight, re-entry,
+    "only new"), read against the draft's entry configuration."""
     from segments.models import Segment
     from segments.rules import RuleError
     from segments.selectors import segment_contacts
@@ -349,21 +350,7 @@ def entry_dry_run(*, journey: Journey, now: datetime | None = None, examples: in
         candidates = segment_contacts(segment=segment).order_by()
     except RuleError as exc:
         return {"error": f"The segment “{segment}” cannot be evaluated: {exc}"}
-    if config.get("consent"):
-        candidates = candidates.filter(status="active", **{f"{config['consent']}_consent": True})
-    enrolled = Enrollment.objects.filter(journey=journey)
-    candidates = candidates.exclude(
-        id__in=enrolled.filter(state__in=Enrollment.IN_FLIGHT).values("contact_id")
-    )
-    if journey.reentry == Journey.Reentry.NEVER:
-        candidates = candidates.exclude(id__in=enrolled.values("contact_id"))
-    else:
-        since = now - timedelta(days=journey.reentry_days or 0)
-        candidates = candidates.exclude(id__in=enrolled.filter(entered_at__gt=since).values("contact_id"))
-    if config.get("mode") == "new":
-        candidates = candidates.exclude(
-            id__in=JourneySegmentMember.objects.filter(journey=journey).values("contact_id")
-        )
+    candidates = entry_filter(journey=journey, members=candidates, config=config, now=now)
     return {
         "segment": segment,
         "count": candidates.count(),

@@ -64,6 +64,12 @@ def entry_candidates(*, journey: Journey, now: datetime) -> tuple[QuerySet, Quer
         members = segment_contacts(segment=segment).order_by()
     except RuleError as exc:
         raise EntryError(f"the entry segment “{segment}” cannot be evaluated: {exc}") from None
+    return members, entry_filter(journey=journey, members=members, config=config, now=now)
+
+
+def entry_filter(*, journey: Journey, members: QuerySet, config: dict, now: datetime) -> QuerySet:
+    """The entry step's filters over its segment's contacts: consent, not in flight, re-entry rule,
+    "only new". Shared by the engine and the editor's "who would enter now" dry run."""
     candidates = members
     if config.get("consent"):
         candidates = candidates.filter(status="active", **{f"{config['consent']}_consent": True})
@@ -80,7 +86,7 @@ def entry_candidates(*, journey: Journey, now: datetime) -> tuple[QuerySet, Quer
         candidates = candidates.exclude(
             id__in=JourneySegmentMember.objects.filter(journey=journey).values("contact_id")
         )
-    return members, candidates
+    return candidates
 
 
 def _prep(model, name: str, value):

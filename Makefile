@@ -74,7 +74,7 @@ check-deploy: $(STAMP)
 SIZE ?= 100000
 bench: $(STAMP)
 	@$(PY) -c "import pandas" 2>/dev/null || $(PY) -m pip install --quiet "pandas==2.3.*"  # the [bench] extra
-	DJANGO_SETTINGS_MODULE=tests.settings SIZE=$(SIZE) $(PY) bench/run.py
+	DJANGO_SETTINGS_MODULE=tests.settings SIZE=$(SIZE) STEPS=$(STEPS) $(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) var

@@ -223,9 +223,13 @@ def pages_setup():
     from django.test import Client
     from django.utils import timezone
 
+    from coupons.models import CouponPool
     from journeys.models import Edge, Journey, Step
     from journeys.services import journey_enter, journey_publish
     from journeys.services.stats import journey_stats_refresh
+    from messaging.models import Message
+    from reports.models import JourneySnapshot
+    from reports.services import journey_snapshots_refresh, rollups_refresh
     from segments.models import ContactScore, Segment
     from segments.services import segment_evaluate
 
@@ -269,8 +273,43 @@ def pages_setup():
                 "lifecycle_stage, clv_cluster, scored_at, predicted_clv) SELECT id, 0, 0, '', 'never', '', "
                 "now(), CASE WHEN random() < 0.3 THEN NULL ELSE random() * 500 END FROM contacts_contact"
             )
+    added = not Message.objects.filter(journey_id=journey.pk).exists()
+    if added:
+        with (
+            Timer("outbox: one sent email per enrollment of the bench journey"),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(
+                "INSERT INTO messaging_message (channel, idempotency_key, status, reason, journey_id, "
+                "enrollment_id, contact_id, context, to_address, subject, provider_message_id, claim_token, "
+                "created_at, sent_at, attempts) SELECT 'email', 'bench-' || e.id, 'sent', '', e.journey_id, "
+                "e.id, e.contact_id, '{}', 'bench@example.com', 'We miss you', '', '', now(), now(), 1 "
+                "FROM journeys_enrollment e WHERE e.journey_id = %s",
+                [journey.pk],
+            )
+    if not CouponPool.objects.filter(name="Bench pool").exists():
+        pool = CouponPool.objects.create(name="Bench pool", offer_kind="percent", offer_value=10)
+        with Timer("coupons: a pool of 300,000 codes, half assigned"), connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO coupons_coupon (pool_id, code, redemption, created_at, contact_id, assigned_at) "
+                "SELECT %s, 'BENCH' || g, '', now(), c.id, CASE WHEN c.id IS NULL THEN NULL ELSE now() END "
+                "FROM generate_series(1, 300000) g LEFT JOIN contacts_contact c "
+                "ON c.id = g AND g %% 2 = 0",
+                [pool.pk],
+            )
+            cursor.execute(
+                "UPDATE coupons_couponpool SET codes_total = 300000, codes_assigned = "
+                "(SELECT count(*) FROM coupons_coupon WHERE pool_id = %s AND assigned_at IS NOT NULL) "
+                "WHERE id = %s",
+                [pool.pk, pool.pk],
+            )
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
+    if added or not JourneySnapshot.objects.filter(journey=journey).exists():
+        # What the hourly beat task does; the report pages read these rollups.
+        with Timer("reports: the hourly rollups (daily counts, journey report snapshots)"):
+            rollups_refresh()
+            journey_snapshots_refresh()
     return client, segment, journey
 
 

@@ -4,7 +4,9 @@
 - "messages": key sent / delivered / opened / clicked / bounced, per day of the event;
 - "stage", "segment", "cluster": contacts per lifecycle stage / RFM segment / value cluster (a snapshot
   taken when the rollup runs, kept per day so sizes over time can be drawn);
-- "at_risk": key "" : defecting or at-risk contacts, amount = their predicted CLV.
+- "at_risk": key "" : defecting or at-risk contacts, amount = their predicted CLV;
+- "journey_entered", "journey_messaged": key = journey id: contacts entered / messages sent per day (the
+  last 7 days recounted on every run), for the dashboard's journeys card.
 Rows are replaced (not added to) on every run, so running it twice changes nothing.
 """
 

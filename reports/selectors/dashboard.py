@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from coupons.models import CouponPool
 from coupons.selectors import pools_with_stats
-from journeys.models import Conversion, Enrollment, Journey
-from messaging.models import Message
+from journeys.models import Conversion, Journey
 from reports.models import DailyCount
 from segments.models import LifecycleStage, ScoreChange
 
@@ -65,26 +64,23 @@ def dashboard(*, now: dt.datetime | None = None) -> dict:
     }
     messages["totals"] = {key: sum(values) for key, values in messages["series"].items()}
 
-    # Active journeys, last 7 days (live, on indexed columns).
+    # Active journeys, last 7 days: entered and messaged from the hourly rollup (per journey and day),
+    # conversions live (few rows, on indexed columns).
     week_ago = now - dt.timedelta(days=7)
     journeys = list(
         Journey.objects.filter(status=Journey.Status.ACTIVE).order_by("name").values("id", "name")[:20]
     )
     ids = [j["id"] for j in journeys]
-    entered = dict(
-        Enrollment.objects.filter(journey_id__in=ids, entered_at__gte=week_ago)
-        .order_by()
-        .values("journey_id")
-        .annotate(n=Count("id"))
-        .values_list("journey_id", "n")
-    )
-    messaged = dict(
-        Message.objects.filter(journey_id__in=ids, status=Message.Status.SENT, created_at__gte=week_ago)
-        .order_by()
-        .values("journey_id")
-        .annotate(n=Count("id"))
-        .values_list("journey_id", "n")
-    )
+    entered: dict[int, int] = {}
+    messaged: dict[int, int] = {}
+    for metric, key, value in DailyCount.objects.filter(
+        metric__in=["journey_entered", "journey_messaged"],
+        key__in=[str(i) for i in ids],
+        day__gt=today - dt.timedelta(days=7),
+        day__lte=today,
+    ).values_list("metric", "key", "value"):
+        counts = entered if metric == "journey_entered" else messaged
+        counts[int(key)] = counts.get(int(key), 0) + value
     converted = {
         row["journey_id"]: row
         for row in Conversion.objects.filter(journey_id__in=ids, converted_at__gte=week_ago)

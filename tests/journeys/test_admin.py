@@ -291,3 +291,48 @@ def test_explain_page_reads_the_wait_and_names_the_template(admin_client, journe
     enrollment.refresh_from_db()
     assert enrollment.step.name == "mail"
     assert "— template “Winback”" in admin_client.get(url).content.decode()
+
+
+def test_journey_page_query_count_does_not_grow_with_enrollments_or_messages(
+    admin_client, journey, django_assert_num_queries
+):
+    """The journey page reads the JourneyStat rollup and one grouped message count (by step and status):
+    a few queries whatever the journey's size."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from journeys.services.stats import journey_stats_refresh
+    from messaging.models import Message
+
+    url = f"/admin/journeys/journey/{journey.pk}/change/"
+    mail = Step.objects.get(journey=journey, version__isnull=True, name="mail")
+
+    def grow(n: int, prefix: str, status: str) -> None:
+        contacts = contacts_make(n, prefix=prefix)
+        Message.objects.bulk_create(
+            Message(
+                channel="email",
+                idempotency_key=f"{prefix}{c.pk}",
+                status=status,
+                journey_id=journey.pk,
+                step_id=mail.pk,
+                contact=c,
+            )
+            for c in contacts
+        )
+
+    grow(3, "a", "sent")
+    grow(1, "c", "failed")  # a failed message adds the step-name query: the same in both counts
+    journey_enter(journey=journey, now=T0)
+    journey_stats_refresh()
+    with CaptureQueriesContext(connection) as few:
+        assert admin_client.get(url).status_code == 200
+    grow(30, "b", "failed")
+    journey_enter(journey=journey, now=T0 + dt.timedelta(days=1))
+    journey_stats_refresh()
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = admin_client.get(url)
+    assert len(few.captured_queries) <= 16, len(few.captured_queries)
+    text = response.content.decode()
+    assert "messages: 3 sent, 0 in doubt, 31 failed, 0 waiting, 0 suppressed" in text
+    assert f'data-retry-step="{mail.pk}">0 in doubt, 31 failed</a>' in text

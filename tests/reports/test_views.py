@@ -121,8 +121,9 @@ def test_rollups_and_dashboard(admin_client, known):
     assert DailyCount.objects.get(day=today, metric="messages", key="opened").value == 1
     with CaptureQueriesContext(connection) as queries:
         response = admin_client.get(reverse("admin:index"))
-    # Session, user, the dashboard's 9 (2 snapshot, messages, journeys + 3 counts, pools, reactivated).
-    assert len(queries) == 11, [q["sql"][:80] for q in queries.captured_queries]
+    # Session, user, the dashboard's 8 (2 snapshot, messages, journeys, rollup + conversions, pools,
+    # reactivated).
+    assert len(queries) == 10, [q["sql"][:80] for q in queries.captured_queries]
     page = response.content.decode()
     assert response.status_code == 200 and 'data-page="dashboard"' in page
     assert "€201.00" in page  # revenue at risk: two defecting contacts of 100.50
@@ -249,3 +250,38 @@ def test_movement_reads_stored_reengagement_after_the_hourly_task(admin_client, 
     assert (
         admin_client.get(reverse("reports:movement"), {"live": "1"}).context["reengagement_stored"] is False
     )
+
+
+def test_dashboard_journey_counts_come_from_the_hourly_rollup(db):
+    """Entered and messaged in the last 7 days are read from DailyCount rows per journey and day: the
+    dashboard never counts a journey's enrollments or messages itself."""
+    from journeys.models import Enrollment
+    from journeys.services import journey_enter
+    from reports.selectors.dashboard import dashboard
+    from segments.models import Segment
+    from tests.journeys.conftest import contacts_make, journey_build
+
+    everyone = Segment.objects.create(name="Everyone", rules={})
+    journey = journey_build(
+        "Weekly", {"entry": ("entry", {"segment_id": everyone.pk, "every": 1, "period": "days"})}, []
+    )
+    contacts = contacts_make(5, prefix="w")
+    assert journey_enter(journey=journey) == 5
+    Enrollment.objects.filter(contact=contacts[0]).update(entered_at=timezone.now() - dt.timedelta(days=10))
+    Message.objects.bulk_create(
+        Message(contact=c, channel="email", idempotency_key=f"w{c.pk}", status="sent", journey_id=journey.pk)
+        for c in contacts[:3]
+    )
+    rollups_refresh()
+    today = DailyCount.objects.get(metric="journey_entered", key=str(journey.pk), day=timezone.localdate())
+    assert today.value == 4
+
+    def journeys_row() -> tuple[int, int]:
+        [row] = [j for j in dashboard()["journeys"] if j["id"] == journey.pk]
+        return row["entered"], row["messaged"]
+
+    assert journeys_row() == (4, 3)  # the enrollment of 10 days ago is outside the window
+    Enrollment.objects.filter(journey=journey).delete()
+    assert journeys_row() == (4, 3)  # until the next rollup
+    rollups_refresh()
+    assert journeys_row() == (0, 3)

@@ -1,55 +1,31 @@
-"""Coupon admin: pools with their stock, the codes of a pool, and the generate/import/export screens.
-
-Every write goes through coupons.services; counts come from annotations (coupons.selectors).
-"""
+"""Coupon pools in the admin: stock, generate, import and export screens."""
 
 from __future__ import annotations
 
-import csv
 import io
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 
 from audit.services import audit_record_many
 from coupons import selectors, services
+from coupons.admin.parts import (
+    GENERATE_INLINE_MAX,
+    _codes_link,
+    _may_view_contacts,
+    _stock_message,
+    csv_streaming_response,
+)
 from coupons.forms import GenerateCodesForm, ImportCodesForm
-from coupons.models import CodeImport, Coupon, CouponPool, PoolAlert
-
-# Above this many codes, generation runs in the background (Celery).
-GENERATE_INLINE_MAX = 100_000
-
-
-class CappedPaginator(Paginator):
-    """Counts at most CAP rows, so a changelist over millions of codes stays cheap."""
-
-    CAP = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list.values("pk")[: self.CAP].count()
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_streaming_response(rows, filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+from coupons.models import Coupon, CouponPool
 
 
 @admin.register(CouponPool)
@@ -329,158 +305,3 @@ class CouponPoolAdmin(admin.ModelAdmin):
             user=request.user, action="pool.activate", object_type="coupons.couponpool", object_ids=pool_ids
         )
         self.message_user(request, f"{count} pools activated.", messages.SUCCESS)
-
-
-def _may_view_contacts(request) -> bool:
-    return request.user.has_perm("contacts.view_contact") or request.user.has_perm("contacts.change_contact")
-
-
-def _codes_link(pool: CouponPool, count: int, state: str) -> str:
-    url = reverse("admin:coupons_coupon_changelist") + f"?pool__id__exact={pool.pk}&state={state}"
-    return format_html('<a href="{}">{}</a>', url, f"{count:,}")
-
-
-def _stock_message(request, pool: CouponPool) -> None:
-    if not pool.is_active:
-        return
-    state = selectors.stock_state(pool)
-    if state == "exhausted":
-        messages.warning(
-            request, f"Pool '{pool.name}' is out of codes: contacts get no code until you add some."
-        )
-    elif state == "low":
-        messages.warning(request, f"Pool '{pool.name}' is running low: {pool.available_codes:,} codes left.")
-
-
-class AssignmentFilter(admin.SimpleListFilter):
-    title = "state"
-    parameter_name = "state"
-
-    def lookups(self, request, model_admin):
-        return [("available", "Available"), ("assigned", "Assigned"), ("redeemed", "Redeemed")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "available":
-            return queryset.filter(assigned_at__isnull=True, redeemed_at__isnull=True)
-        if self.value() == "assigned":
-            return queryset.filter(assigned_at__isnull=False)
-        if self.value() == "redeemed":
-            return queryset.filter(redeemed_at__isnull=False)
-        return queryset
-
-
-@admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
-    list_display = [
-        "code",
-        "pool",
-        "contact",
-        "assigned_at",
-        "expires_at",
-        "redemption",
-        "redeemed_at",
-        "redeemed_revenue",
-    ]
-    list_select_related = ["pool", "contact"]
-    list_filter = ["pool", AssignmentFilter, "redemption"]
-    search_fields = ["=code"]
-    search_help_text = "Exact code"
-    show_full_result_count = False
-    paginator = CappedPaginator
-    raw_id_fields = ["contact", "order"]
-    readonly_fields = [
-        "pool",
-        "code",
-        "contact",
-        "assigned_at",
-        "expires_at",
-        "redemption",
-        "redeemed_at",
-        "order",
-        "redeemed_revenue",
-        "created_at",
-    ]
-
-    def get_list_display(self, request):
-        fields = super().get_list_display(request)
-        return fields if _may_view_contacts(request) else [f for f in fields if f != "contact"]
-
-    def get_list_select_related(self, request):
-        return ["pool", "contact"] if _may_view_contacts(request) else ["pool"]
-
-    def get_fields(self, request, obj=None):
-        fields = super().get_fields(request, obj)
-        hidden = () if _may_view_contacts(request) else ("contact", "order")
-        return [f for f in fields if f not in hidden]
-
-    def get_search_results(self, request, queryset, search_term):
-        return super().get_search_results(request, queryset, search_term.strip().upper())
-
-    def has_add_permission(self, request):
-        return False  # codes are generated or imported from the pool page
-
-    def has_change_permission(self, request, obj=None):
-        return False  # codes change only through assignment and redemption
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # a code that went out stays on record; the pool counters count every code
-
-
-@admin.register(PoolAlert)
-class PoolAlertAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "pool", "kind", "available"]
-    list_filter = ["kind"]
-    list_select_related = ["pool"]
-    date_hierarchy = "created_at"
-    show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(CodeImport)
-class CodeImportAdmin(admin.ModelAdmin):
-    """Background code imports: started from a pool's Import codes screen, followed here."""
-
-    list_display = ["created_at", "pool", "original_name", "status", "phase", "rows", "created_codes"]
-    list_filter = ["status"]
-    list_select_related = ["pool"]
-    show_full_result_count = False
-    change_form_template = "admin/coupons/codeimport/change_form.html"
-    fields = [
-        "pool",
-        "original_name",
-        "status",
-        "phase",
-        "rows",
-        "created_codes",
-        "duplicate_codes",
-        "created_by",
-        "created_at",
-        "started_at",
-        "finished_at",
-    ]
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("pool", "created_by")
-
-    def _may_see_pools(self, request) -> bool:
-        user = request.user
-        return user.has_perm("coupons.view_couponpool") or user.has_perm("coupons.change_couponpool")
-
-    def has_view_permission(self, request, obj=None):
-        # Whoever may see pools may follow their imports (the importer needs no extra permission).
-        return super().has_view_permission(request, obj) or self._may_see_pools(request)
-
-    def has_module_permission(self, request):
-        return super().has_module_permission(request) or self._may_see_pools(request)
-
-    def has_add_permission(self, request):
-        return False  # started from the pool's Import codes screen
-
-    def has_change_permission(self, request, obj=None):
-        return False

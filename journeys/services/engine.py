@@ -288,6 +288,8 @@ def journeys_tick(
         report.messages += batch.messages
         report.journey_ids |= batch.journey_ids
         _deliver(message_ids, deliver)
+        if batch.claimed < batch_size:
+            break  # nothing more was due (or the rest is another worker's): no empty look to finish on
     if report.journey_ids:
         from journeys.services.stats import journey_stats_refresh
 

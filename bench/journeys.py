@@ -8,6 +8,9 @@ per-contact loop over the same data (one query/service call per contact and step
 The data go into a throw-away test database (`test_<name>`), never into the configured one.
 The naive loop runs on a sample (--naive-contacts, default 2,000) and its rate is compared per contact.
 Prints the timings, contacts per second and the ratio; checks that every contact got exactly one email.
+Then the tick alone (entry -> wait, wait -> condition -> coupon -> queue) on a fresh journey with one
+worker process and with two forked worker processes ticking the same journey at once (--worker-contacts
+each): the speed-up, and a check that every contact was advanced, coded and messaged exactly once.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ per-contact loop over the same data (one query/service call per contact and step
 The data go into a throw-away test database (`test_<name>`), never into the configured one.
 The naive loop runs on a sample (--naive-contacts, default 2,000) and its rate is compared per contact.
 Prints the timings, contacts per second and the ratio; checks that every contact got exactly one email.
+Then the tick alone (entry -> wait, wait -> condition -> coupon -> queue) on a fresh journey with one
+worker process and with two forked worker processes ticking the same journey at once (--worker-contacts
+each): the speed-up, and a check that every contact was advanced, coded and messaged exactly once.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from contacts.models import Contact, Order  # noqa: E402
-from coupons.models import CouponPool  # noqa: E402
+from coupons.models import Coupon, CouponPool  # noqa: E402
 from coupons.services import coupon_assign, coupons_generate  # noqa: E402
 from journeys.models import Edge, Enrollment, Journey, Step  # noqa: E402
 from journeys.services import journey_enter, journey_publish, journeys_tick  # noqa: E402
@@ -136,6 +139,62 @@ def run_engine(journey: Journey, sink: CountingSink) -> tuple[float, float, int,
     return steps + t_send.seconds, steps, sink.count - before, t_send.seconds
 
 
+def _tick_worker(at: dt.datetime, results) -> None:
+    """One worker process (forked): tick until nothing is due, report what it advanced."""
+    try:
+        report = journeys_tick(now=at, deliver="", max_seconds=None)
+        results.put((report.claimed, report.steps_run, report.conflicts))
+    finally:
+        connection.close()
+
+
+def _tick_with_workers(at: dt.datetime, workers: int) -> tuple[float, list[tuple]]:
+    """Tick with `workers` processes at once (forked, each with its own connection). Returns the wall
+    time and each worker's (claimed, steps run, conflicts)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    connection.close()  # never share the parent's connection with the children
+    started = time.perf_counter()
+    processes = [context.Process(target=_tick_worker, args=(at, results)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    reports = [results.get(timeout=600) for _ in processes]
+    for process in processes:
+        process.join()
+    return time.perf_counter() - started, reports
+
+
+def run_workers(prefix: str, count: int, template: MessageTemplate, workers: int) -> tuple[float, bool]:
+    """The journey tick (tick 1: entry -> wait; tick 2: wait -> condition -> coupon -> queue) over
+    `count` new contacts with `workers` worker processes ticking the same journey at once. Returns
+    contacts/s over the two ticks and whether every contact was advanced exactly once."""
+    generate(prefix, count)
+    segment = Segment.objects.create(
+        name=prefix[:2].upper(), rules={"field": "country", "operator": "eq", "value": prefix[:2].upper()}
+    )
+    pool = CouponPool.objects.create(name=f"Pool {prefix}")
+    coupons_generate(pool=pool, count=count)
+    journey = setup_journey(segment, template, pool)
+    journey_enter(journey=journey, now=T0)
+    first, reports1 = _tick_with_workers(T0, workers)
+    second, reports2 = _tick_with_workers(T0 + dt.timedelta(days=1, seconds=1), workers)
+    expected = count - len(range(0, count, 10))
+    messages = Message.objects.filter(journey_id=journey.pk).count()
+    keys = Message.objects.filter(journey_id=journey.pk).values("enrollment_id").distinct().count()
+    codes = Coupon.objects.filter(pool=pool, contact__isnull=False).count()
+    done = Enrollment.objects.filter(journey=journey, state="completed").count()
+    ok = messages == keys == codes == expected and done == count
+    shares = ", ".join(f"{claimed:,}" for claimed, _steps, _conflicts in reports2)
+    print(
+        f"  {workers} worker(s): tick 1 {first:.2f} s, tick 2 {second:.2f} s; contacts per worker in tick 2: "
+        f"{shares}; {messages:,} messages for {keys:,} enrollments (expected {expected:,}), {codes:,} codes, "
+        f"{done:,} of {count:,} completed: {'exactly once' if ok else 'MISMATCH'}"
+    )
+    return count / (first + second), ok
+
+
 def sink_capacity(count: int) -> float:
     """The limit for delivery: the sink alone, fed prebuilt messages over ONE SMTP connection (Django's
     SMTP backend, as Winback uses it), in emails per second."""
@@ -209,6 +268,9 @@ def main() -> int:
     )
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--naive-contacts", type=int, default=2_000)
+    parser.add_argument(
+        "--worker-contacts", type=int, default=None, help="per worker run (default: --contacts)"
+    )
     args = parser.parse_args()
     naive_count = min(args.naive_contacts, args.contacts)
 
@@ -254,6 +316,10 @@ def main() -> int:
         naive_seconds, naive_steps, naive_sent = run_naive(
             naive_segment, template, naive_pool, naive_journey, sink
         )
+        worker_count = args.worker_contacts or args.contacts
+        one_rate, one_ok = run_workers("onew", worker_count, template, 1)
+        two_rate, two_ok = run_workers("twow", worker_count, template, 2)
+        print(f"  two workers / one worker: {two_rate / one_rate:.2f}x")
         engine_rate = args.contacts / engine_seconds
         naive_rate = naive_count / naive_seconds
         print()
@@ -285,6 +351,14 @@ def main() -> int:
             "contacts/s",
             f"baseline: per-contact loop on {naive_count:,} contacts, SMTP time excluded on both sides",
         )
+        figure(
+            f"journey tick, two worker processes at once, {worker_count:,} contacts (ticks 1 and 2)",
+            two_rate,
+            one_rate,
+            "contacts/s",
+            "baseline: one worker, same journey shape; ratio = speed-up (2 cores, shared with PostgreSQL)",
+        )
+        ok = ok and one_ok and two_ok
         figure(
             f"email delivery, {engine_sent:,} emails vs the SMTP sink's own capacity (one connection)",
             delivery_rate,

@@ -4,6 +4,8 @@ from winback.env import env_int
 
 # How often due contacts are advanced (seconds). Tests with a real worker set it to 1.
 TICK_SECONDS = env_int("JOURNEYS_TICK_SECONDS", 10, minimum=1)
+# How many worker processes advance due contacts together at each tick (they share the batches: SKIP LOCKED).
+TICK_WORKERS = env_int("JOURNEYS_TICK_WORKERS", 1, minimum=1)
 
 BEAT_SCHEDULE = {
     "journeys-tick": {

@@ -17,7 +17,16 @@ def journey_enter_task(journey_id: int) -> int:
 
 
 @shared_task(name="journeys.tasks.journeys_tick", ignore_result=True)
-def journeys_tick_task() -> int:
+def journeys_tick_task(helpers: bool = True) -> int:
+    """Advance due contacts. With JOURNEYS_TICK_WORKERS = N above 1, the tick first asks N - 1 more
+    workers to tick with it (each takes other batches; one with nothing due stops after one query)."""
+    from journeys import schedule
+
+    if helpers:
+        for _ in range(schedule.TICK_WORKERS - 1):
+            journeys_tick_task.apply_async(
+                kwargs={"helpers": False}, expires=max(schedule.TICK_SECONDS - 1, 1)
+            )
     return journeys_tick().steps_run
 
 

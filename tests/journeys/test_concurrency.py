@@ -247,3 +247,61 @@ def test_frequency_cap_holds_when_two_workers_message_the_same_contacts_at_once(
     sent = StepRun.objects.filter(kind="send_email", outcome="sent")
     assert sent.count() == 5  # one per contact, across both journeys
     assert StepRun.objects.filter(kind="send_email", outcome="capped").count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_inside_batches_at_the_same_time_advance_each_contact_once(
+    segment_everyone, email_template, pool
+):
+    """Each batch waits in a step until the other worker's batch arrives, so both workers hold a batch at
+    once (PostgreSQL: each skips the rows the other has locked). Both do work, and every contact gets one
+    code, one message and one run of each step: none twice, none lost."""
+    from journeys.steps import registry
+
+    registry[_Meet.kind] = _Meet()
+    try:
+        journey = journey_build(
+            "Together",
+            {
+                "entry": ("entry", {"segment_id": segment_everyone.pk, "every": 1, "period": "days"}),
+                "meet": (_Meet.kind, {}),
+                "coupon": ("assign_coupon", {"pool_id": pool.pk}),
+                "mail": ("send_email", {"template_id": email_template.pk}),
+            },
+            [("entry", "next", "meet"), ("meet", "next", "coupon"), ("coupon", "next", "mail")],
+            now=T0,
+        )
+        contacts_make(40)
+        journey_enter(journey=journey, now=T0)
+        reports, errors = {}, []
+
+        def worker(name):
+            try:
+                reports[name] = journeys_tick(now=T0, batch_size=10, deliver="now", max_seconds=None)
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=worker, args=(name,)) for name in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        registry.pop(_Meet.kind)
+    assert errors == []
+    assert reports["a"].claimed > 0 and reports["b"].claimed > 0  # both workers advanced contacts
+    assert reports["a"].claimed + reports["b"].claimed == 40  # and no contact twice
+    assert reports["a"].conflicts == reports["b"].conflicts == 0
+    assert Enrollment.objects.filter(state="completed").count() == 40
+    for kind in ("entry", _Meet.kind, "assign_coupon", "send_email"):
+        assert StepRun.objects.filter(kind=kind).values("enrollment").distinct().count() == 40
+        assert StepRun.objects.filter(kind=kind).count() == 40
+    recipients = [m.to[0] for m in mail.outbox]
+    assert len(recipients) == 40 and len(set(recipients)) == 40
+    codes = list(Enrollment.objects.values_list("data__coupon__code", flat=True))
+    assert len(set(codes)) == 40
+    from coupons.models import Coupon
+
+    assert Coupon.objects.filter(pool=pool, contact__isnull=False).count() == 40

@@ -79,20 +79,24 @@ def window_buyers(
         f" AND o.placed_at < %s{only_o} GROUP BY o.contact_id"
     )
     gone_params = [days, today, hint, since, *narrow]
+    # The same check once per statement (a one-time filter), also when no stored row passes the prefilter.
+    guard = (
+        "(SELECT 1 / (d.refreshed_on <= %s)::int FROM segments_purchasestatsday d ORDER BY d.id LIMIT 1) = 1"
+    )
     if op == "eq":  # stored >= exact: the prefilter is "stored >= value", the slice decides
         sql = (
             f"SELECT s.contact_id FROM segments_contactpurchasestats s LEFT JOIN ({gone}) g"
-            f" ON g.contact_id = s.contact_id WHERE {column} >= %s"
+            f" ON g.contact_id = s.contact_id WHERE {guard} AND {column} >= %s"
             f" AND {column} - coalesce(g.gone, 0) = %s{only_s}"
         )
-        params = [*gone_params, value, value, *narrow]
+        params = [*gone_params, today, value, value, *narrow]
     else:  # those passing on the stored value, but the few whose slice pulls them below it (an anti join)
         sql = (
             "SELECT s.contact_id FROM segments_contactpurchasestats s"
-            f" WHERE {column} {_OPERATORS[op]} %s{only_s}"
+            f" WHERE {guard} AND {column} {_OPERATORS[op]} %s{only_s}"
             f" AND NOT EXISTS (SELECT 1 FROM ({gone}) g WHERE g.contact_id = s.contact_id"
             f" AND NOT ({column} - g.gone {_OPERATORS[op]} %s))"
         )
-        params = [value, *narrow, *gone_params, value]
+        params = [today, value, *narrow, *gone_params, value]
     # Only constants are formatted into the SQL (column and operators from fixed tables); values are params.
     return Q(pk__in=RawSQL(sql, params))  # noqa: S611

@@ -27,7 +27,7 @@ BEGIN
     a90 := (day - 90)::timestamp AT TIME ZONE 'UTC';
     a365 := (day - 365)::timestamp AT TIME ZONE 'UTC';
     DELETE FROM segments_contactpurchasestats s
-     WHERE s.contact_id = ANY(ids)
+     WHERE s.contact_id IN (SELECT unnest(ids))
        AND NOT EXISTS (
            SELECT 1 FROM contacts_order o
             WHERE o.contact_id = s.contact_id AND o.status NOT IN ('cancelled', 'refunded'));
@@ -41,7 +41,7 @@ BEGIN
            count(*) FILTER (WHERE o.placed_at >= a365),
            coalesce(sum(o.total) FILTER (WHERE o.placed_at >= a365), 0)
       FROM contacts_order o
-     WHERE o.contact_id = ANY(ids) AND o.status NOT IN ('cancelled', 'refunded')
+     WHERE o.contact_id IN (SELECT unnest(ids)) AND o.status NOT IN ('cancelled', 'refunded')
      GROUP BY o.contact_id
     ON CONFLICT (contact_id) DO UPDATE SET
         last_purchase_at = EXCLUDED.last_purchase_at,

@@ -172,3 +172,62 @@ def test_a_rule_whose_anchor_moved_past_now_fails_instead_of_answering_wrong():
     for query in (compiled, nobody):  # also when no stored row passes the prefilter
         with pytest.raises(DataError), transaction.atomic():
             list(query)
+
+
+@pytest.mark.skipif(not POSTGRES, reason="the windows are maintained on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_waits_for_an_order_write_in_flight_and_leaves_the_windows_exact():
+    """T1 writes an order that the refresh's move takes out of the 30-day window and commits only once the
+    refresh waits: without the advisory lock the refresh would not see the order, skip the contact, and
+    T1's recompute (against the old anchor) would leave n30 = 1 for good."""
+    import threading
+    import time
+
+    from django.db import connections, transaction
+
+    purchase_stats_rebuild(day=NOW.date())
+    contact = Contact.objects.create(email="inflight@shop.de")
+    placed = dt.datetime.combine(NOW.date() - dt.timedelta(days=30), dt.time(6), tzinfo=dt.UTC)
+    wrote, release, errors = threading.Event(), threading.Event(), []
+
+    def writer() -> None:
+        try:
+            with transaction.atomic():
+                Order.objects.create(external_id="inflight", contact=contact, placed_at=placed, total=5)
+                wrote.set()
+                assert release.wait(120)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def refresher() -> None:
+        try:
+            assert wrote.wait(60)
+            purchase_stats_refresh(today=NOW.date() + dt.timedelta(days=2))  # anchor: NOW + 1 day
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=refresher)]
+    for thread in threads:
+        thread.start()
+    assert wrote.wait(60)
+    deadline = time.monotonic() + 60  # a guard against hanging, not a timing assertion
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:  # until the refresh waits on the lock
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                break
+            time.sleep(0.05)
+    release.set()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert PurchaseStatsDay.objects.get().refreshed_on == NOW.date() + dt.timedelta(days=1)
+    stats = ContactPurchaseStats.objects.get(contact_id=contact.pk)
+    assert (stats.n30, stats.n90, stats.n365) == (0, 1, 1)

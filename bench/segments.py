@@ -10,6 +10,7 @@ PostgreSQL only (the figures are about PostgreSQL plans). The data go into a thr
 2. Segment counts: each rule compiled by segments.rules beside the hand-written SQL a competent engineer
    would write for the same set (GROUP BY ... HAVING over orders, a plain WHERE on contacts, ...), best of
    --repeat runs each, alternating; the counts must agree.
+   `--only-counts-existing` runs only this part, on the configured database as it is (iteration at 1M).
 3. The segment preview (the htmx endpoint behind the segment page) beside counting inline.
 4. Admin pages: p50 and p95 over --requests requests each, beside the 300 ms p95 goal; one journey has
    every consenting contact enrolled.
@@ -38,6 +39,12 @@ def main() -> int:
         help="pages: measure only the admin pages, against the existing --database-url database "
         "(a copy of a seeded shop; the bench journey, scores and user are added once and reused)",
     )
+    parser.add_argument(
+        "--only-counts-existing",
+        action="store_true",
+        help="only the segment counts, on the configured database as it is (e.g. a copy of a seeded 1M shop; "
+        "read-only): no seed, no throw-away database, no preview or admin pages",
+    )
     args = parser.parse_args()
     django_setup(args.database_url)
     from django.db import connection
@@ -45,6 +52,10 @@ def main() -> int:
     if connection.vendor != "postgresql":
         print("bench/segments.py measures PostgreSQL: set DATABASE_URL=postgres://... (see bench/README.md)")
         return 2
+
+    if args.only_counts_existing:
+        ok = segments_measure(args)
+        return result_line(ok, "Winback's segment counts equal the hand-written SQL's", "MISMATCH")
 
     from contacts.services.demo import demo_seed
 

@@ -202,20 +202,49 @@ class SegmentSize(models.Model):
 
 
 class ContactPurchaseStats(models.Model):
-    """Each buyer's last purchase (orders not cancelled/refunded), for "last purchase" rules.
+    """Each buyer's purchases (orders not cancelled/refunded) for the purchase rules: the last one, and
+    count and sum of those placed since the window starts of the anchor day (PurchaseStatsDay).
+
+    `n30`/`s30` count and sum the purchases placed at or after midnight UTC of (anchor day - 30 days),
+    likewise 90 and 365, with no upper bound. A rule "N+ purchases in the last 90 days" asked at `now`
+    (on or after the anchor day) subtracts the few purchases placed between that midnight and now - 90
+    days, so it stays exact between refreshes (segments.rules.purchase_windows).
 
     PostgreSQL only: statement-level triggers on contacts_order (insert, update, delete, truncate;
-    migration 0005) keep it exact for every write path, COPY and bulk_create included. On SQLite it stays
-    empty and the rules read the orders. No foreign key on purpose: the demo seed drops and rebuilds the
-    contacts tables' constraints around its COPY.
+    migrations 0006 and 0008) keep it exact for every write path, COPY and bulk_create included. On SQLite
+    it stays empty and the rules read the orders. No foreign key on purpose: the demo seed drops and
+    rebuilds the contacts tables' constraints around its COPY.
     """
 
     contact_id = models.BigIntegerField(primary_key=True)
     last_purchase_at = models.DateTimeField()
+    n30 = models.IntegerField(default=0)
+    s30 = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    n90 = models.IntegerField(default=0)
+    s90 = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    n365 = models.IntegerField(default=0)
+    s365 = models.DecimalField(max_digits=14, decimal_places=2, default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["last_purchase_at", "contact_id"], name="purchase_stats_last_idx")]
+        indexes = [
+            models.Index(fields=["last_purchase_at", "contact_id"], name="purchase_stats_last_idx"),
+            *(
+                models.Index(fields=[column], include=["contact_id"], name=f"purchase_stats_{column}_idx")
+                for column in ("n30", "s30", "n90", "s90", "n365", "s365")
+            ),
+        ]
         verbose_name_plural = "contact purchase stats"
 
     def __str__(self) -> str:
         return f"contact {self.contact_id}: last purchase {self.last_purchase_at:%Y-%m-%d}"
+
+
+class PurchaseStatsDay(models.Model):
+    """One row: the anchor day of ContactPurchaseStats' window columns (moved forward by
+    segments.purchase_stats.purchase_stats_refresh, hourly by beat; a no-op once done for the day)."""
+
+    refreshed_on = models.DateField()
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"purchase windows anchored on {self.refreshed_on}"

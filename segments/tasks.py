@@ -29,3 +29,10 @@ def segment_evaluate_task(segment_id: int) -> int | None:
 
     segment = Segment.objects.filter(pk=segment_id).first()
     return segment_evaluate(segment=segment) if segment else None
+
+
+@shared_task(name="segments.purchase_stats_refresh")
+def purchase_stats_refresh_task() -> int:
+    from segments.purchase_stats import purchase_stats_refresh
+
+    return purchase_stats_refresh()

@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from segments.rules.operators import _compare
+from segments.rules.purchase_windows import maintained_window, window_buyers
 from segments.rules.validation import (
     RuleError,
     _choice,
@@ -66,6 +67,9 @@ def _compile_purchase_count(cond: dict, ctx: _Context) -> Q:
     if op == "gte" and value == 0:
         return Q()
     if op in ("gt", "gte", "eq"):  # value >= 1: only buyers qualify
+        window = maintained_window(cond, ctx)
+        if window is not None:
+            return window_buyers(ctx, *window, "n", op, value)
         return _buyers_having(ctx, cond, Count("*"), op, value)
     # lt, lte, ne: contacts without purchases qualify too; a correlated count stays linear.
     counted = orders.order_by().values("contact_id").annotate(n=Count("*")).values("n")
@@ -83,6 +87,9 @@ def _compile_purchase_amount(cond: dict, ctx: _Context) -> Q:
     except InvalidOperation:
         raise _Invalid(f"expected an amount, got {cond.get('value')!r}") from None
     if (op == "gt" and value >= 0) or (op in ("gte", "eq") and value > 0):  # only buyers qualify
+        window = maintained_window(cond, ctx)
+        if window is not None:
+            return window_buyers(ctx, *window, "s", op, value)
         return _buyers_having(ctx, cond, Sum("total"), op, value)
     orders = Order.objects.filter(_purchases(ctx, cond), contact_id=OuterRef("pk"))
     summed = orders.order_by().values("contact_id").annotate(s=Sum("total")).values("s")

@@ -70,9 +70,9 @@ class EmailSender:
 
     channel = Channel.EMAIL
 
-    def __init__(self) -> None:
+    def __init__(self, *, share: int = 1) -> None:
         self.connection = get_connection(fail_silently=False)
-        self.limiter = RateLimiter(channel_rate(Channel.EMAIL))
+        self.limiter = RateLimiter(channel_rate(Channel.EMAIL) / share)
         self.is_open = False
 
     def open(self) -> None:
@@ -125,9 +125,9 @@ class EmailSender:
 class SmsSender:
     channel = Channel.SMS
 
-    def __init__(self) -> None:
+    def __init__(self, *, share: int = 1) -> None:
         self.backend = sms_backends.get_backend()
-        self.limiter = RateLimiter(channel_rate(Channel.SMS))
+        self.limiter = RateLimiter(channel_rate(Channel.SMS) / share)
         self.is_open = False
 
     def open(self) -> None:
@@ -167,9 +167,9 @@ class PushSender:
 
     channel = Channel.PUSH
 
-    def __init__(self) -> None:
+    def __init__(self, *, share: int = 1) -> None:
         self.backend = push_backends.get_backend()
-        self.limiter = RateLimiter(channel_rate(Channel.PUSH))
+        self.limiter = RateLimiter(channel_rate(Channel.PUSH) / share)
         self.subscriptions: dict[int, list[PushSubscription]] = {}
         self.worked: list[int] = []
         self.gone: list[int] = []

@@ -265,7 +265,7 @@ MESSAGING_DELIVERY_CONNECTIONS = env_int("MESSAGING_DELIVERY_CONNECTIONS", 4, mi
 # of MESSAGING_LEASE_SECONDS (renewed per message, so it must outlast one send: > EMAIL_TIMEOUT).
 # Claimed but unstarted messages whose lease ran out go back to the queue; a started one whose
 # lease ran out becomes "in doubt". The sweep runs every MESSAGING_SWEEP_SECONDS (beat).
-MESSAGING_CLAIM_SIZE = env_int("MESSAGING_CLAIM_SIZE", 10, minimum=1)
+MESSAGING_CLAIM_SIZE = env_int("MESSAGING_CLAIM_SIZE", 50, minimum=1)
 MESSAGING_LEASE_SECONDS = env_int("MESSAGING_LEASE_SECONDS", 120, minimum=1)
 MESSAGING_SWEEP_SECONDS = env_int("MESSAGING_SWEEP_SECONDS", 60, minimum=1)
 # Queued messages no task picked up after this long are handed to delivery again (lost task).

@@ -19,6 +19,7 @@ import os
 import pstats
 import smtplib
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -142,6 +143,9 @@ def deliver_queued(journey: Journey, *, profile: bool = False) -> float:
         f"({cpu / max(len(ids), 1) * 1000:.2f} ms per email)"
     )
     if profiler:
+        dump = Path(tempfile.gettempdir()) / "winback-delivery.prof"
+        profiler.dump_stats(dump)
+        print(f"  profile written to {dump}")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     return t_send.seconds

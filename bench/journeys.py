@@ -151,7 +151,7 @@ def deliver_queued(journey: Journey, *, profile: bool = False) -> float:
     return t_send.seconds
 
 
-def sink_capacity(sink: SinkProcess, count: int, size: int) -> float:
+def sink_capacity(sink: SinkProcess, count: int, size: int, tag: str = "capacity") -> float:
     """The limit for delivery, written as a competent engineer would write the fastest sender: ONE
     persistent smtplib connection to the sink sending `count` messages built beforehand (bytes, not
     timed), each `size` bytes like Winback's (same headers, an HTML and a text part), in emails per
@@ -162,9 +162,9 @@ def sink_capacity(sink: SinkProcess, count: int, size: int) -> float:
         email = EmailMultiAlternatives(
             subject="We miss you",
             body="Your code ABC",
-            to=[f"capacity{i}@example.com"],
+            to=[f"{tag}{i}@example.com"],
             headers={
-                "Message-ID": f"<capacity{i}@example.com>",
+                "Message-ID": f"<{tag}{i}@example.com>",
                 "List-Unsubscribe": "<https://shop.example.com/m/u/x/>, <mailto:shop@example.com>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
@@ -181,7 +181,7 @@ def sink_capacity(sink: SinkProcess, count: int, size: int) -> float:
     with Timer(label) as t:
         smtp = smtplib.SMTP(sink.host, sink.port)
         for i, message in enumerate(messages):
-            smtp.sendmail(sender, [f"capacity{i}@example.com"], message)
+            smtp.sendmail(sender, [f"{tag}{i}@example.com"], message)
         smtp.quit()
     return count / t.seconds
 
@@ -281,10 +281,14 @@ def main() -> int:
         engine_seconds, engine_steps, engine_sent, send_seconds, email_bytes = run_engine(
             engine_journey, sink, profile=args.profile
         )
-        capacity = sink_capacity(sink, min(max(engine_sent, 1), 5_000), email_bytes)
+        capacity_count = min(max(engine_sent, 1), 5_000)
+        capacity_first = sink_capacity(sink, capacity_count, email_bytes)
         naive_seconds, naive_steps, naive_sent = run_naive(
             naive_segment, template, naive_pool, naive_journey, sink
         )
+        # Measured again after the naive run; the higher of the two counts (the other jobs on the
+        # machine slow the sink down as much as Winback, so the better moment is the limit).
+        capacity = max(capacity_first, sink_capacity(sink, capacity_count, email_bytes, tag="again"))
         engine_rate = args.contacts / engine_seconds
         naive_rate = naive_count / naive_seconds
         print()

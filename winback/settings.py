@@ -258,11 +258,14 @@ MESSAGING_SMS_RATE_PER_SECOND = env_int("MESSAGING_SMS_RATE_PER_SECOND", 10, min
 MESSAGING_PUSH_RATE_PER_SECOND = env_int("MESSAGING_PUSH_RATE_PER_SECOND", 50, minimum=0)
 # Message ids per delivery task (one SMTP connection per task).
 MESSAGING_BATCH_SIZE = env_int("MESSAGING_BATCH_SIZE", 200, minimum=1)
+# Connections one delivery task sends over in parallel (threads; PostgreSQL only, SQLite uses one).
+# Each sends one message at a time, so a killed worker leaves at most this many messages in doubt.
+MESSAGING_DELIVERY_CONNECTIONS = env_int("MESSAGING_DELIVERY_CONNECTIONS", 4, minimum=1)
 # Delivery guarantees (README "Guarantees"): a task claims this many messages at a time with a lease
 # of MESSAGING_LEASE_SECONDS (renewed per message, so it must outlast one send: > EMAIL_TIMEOUT).
 # Claimed but unstarted messages whose lease ran out go back to the queue; a started one whose
 # lease ran out becomes "in doubt". The sweep runs every MESSAGING_SWEEP_SECONDS (beat).
-MESSAGING_CLAIM_SIZE = env_int("MESSAGING_CLAIM_SIZE", 10, minimum=1)
+MESSAGING_CLAIM_SIZE = env_int("MESSAGING_CLAIM_SIZE", 50, minimum=1)
 MESSAGING_LEASE_SECONDS = env_int("MESSAGING_LEASE_SECONDS", 120, minimum=1)
 MESSAGING_SWEEP_SECONDS = env_int("MESSAGING_SWEEP_SECONDS", 60, minimum=1)
 # Queued messages no task picked up after this long are handed to delivery again (lost task).

@@ -13,11 +13,12 @@ committed on its own before the next step:
    as soon as the provider answered. To save a round trip per message, a `sent` outcome is written
    together with the next message's "start" (on PostgreSQL in one statement, so both commit or
    neither), or on its own before any other write and at the end of the call. It is always committed
-   before the next message is handed over, so at any moment at most one message per process has an
-   attempt started and no outcome.
+   before the next message is handed over, so at any moment at most one message per lease has an
+   attempt started and no outcome. A delivery call holds one lease per connection it sends over
+   (MESSAGING_DELIVERY_CONNECTIONS, each a thread sending one message at a time).
 
-A worker killed between 2 and 3 leaves that one message `sending` with an attempt started: when its
-lease runs out the sweep marks it `in_doubt` (never re-sent by itself).
+A worker killed between 2 and 3 leaves that message `sending` with an attempt started (one per
+connection): when its lease runs out the sweep marks it `in_doubt` (never re-sent by itself).
 """
 
 from __future__ import annotations

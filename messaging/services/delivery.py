@@ -1,19 +1,26 @@
 """Delivery: claim a few queued messages at a time, check suppression again, render, send each one
-and record its outcome at once (see claims.py for the lease and the guarantee)."""
+and record its outcome at once (see claims.py for the lease and the guarantee).
+
+A delivery call sends over MESSAGING_DELIVERY_CONNECTIONS connections at once (threads, each with its
+own provider connection, database connection and lease, each sending one message at a time): the
+waits for the provider's answer and for the database's commit of each outcome overlap, which one
+connection spends idle. smtplib, requests and psycopg release the GIL while they wait.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
+from django.db import connection, connections
 
 from messaging.models import Channel, Message
 from messaging.rendering import template_render
 from messaging.selectors import render_contexts
 from messaging.services.channels import FAILED, IN_DOUBT, SENDERS, SendFailure
 from messaging.services.claims import MAX_SEND_ERRORS_IN_A_ROW, DeliveryReport, Lease
-from messaging.services.common import _chunks
 from messaging.services.suppression import _address, _push_subscribed, _suppression_reason
 
 logger = logging.getLogger(__name__)
@@ -24,7 +31,8 @@ class _Senders:
     reached (or fails MAX_SEND_ERRORS_IN_A_ROW times in a row) is "down": its remaining messages
     go back to the queue unsent."""
 
-    def __init__(self) -> None:
+    def __init__(self, share: int = 1) -> None:
+        self.share = share  # this many senders share the channel's rate limit
         self.open: dict[str, object] = {}
         self.down: set[str] = set()
         self.errors_in_a_row: dict[str, int] = defaultdict(int)
@@ -35,7 +43,7 @@ class _Senders:
         sender = self.open.get(channel)
         try:
             if sender is None:
-                sender = self.open[channel] = SENDERS[channel]()
+                sender = self.open[channel] = SENDERS[channel](share=self.share)
             sender.open()
         except Exception as exc:
             logger.warning("%s provider unavailable, its messages go back to the queue: %s", channel, exc)
@@ -60,19 +68,64 @@ class _Senders:
 def messages_deliver(*, message_ids: list[int]) -> DeliveryReport:
     """Send the queued ones of `message_ids`: claimed MESSAGING_CLAIM_SIZE at a time with a lease,
     re-checked for suppression, rendered (a render error fails that message only), sent per channel
-    over one connection with the configured rate limit. Each outcome is written as soon as the
+    with the configured rate limit over MESSAGING_DELIVERY_CONNECTIONS connections in parallel (each
+    a thread sending its share one message at a time). Each outcome is written as soon as the
     provider answered. Messages not queued (sent, claimed elsewhere, waiting for a retry) are skipped."""
+    ids = sorted(set(message_ids))
+    size = settings.MESSAGING_CLAIM_SIZE
+    chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+    threads = min(delivery_connections(), len(chunks))
+    if threads <= 1:
+        return _deliver_share(chunks)
+    # Claims dealt out in turn, so every connection starts at once and ends at about the same time.
+    shares = [chunks[n::threads] for n in range(threads)]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="delivery") as pool:
+        futures = [pool.submit(_deliver_in_thread, share, threads) for share in shares]
+        reports = [future.result() for future in futures]
+    return _merged(reports)
+
+
+def delivery_connections() -> int:
+    """Parallel connections for this call: MESSAGING_DELIVERY_CONNECTIONS on PostgreSQL, outside a
+    transaction. One on SQLite (its writes take turns anyway) and inside a transaction (the other
+    threads' database connections could not see its rows)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return settings.MESSAGING_DELIVERY_CONNECTIONS
+
+
+def _deliver_share(chunks: list[list[int]], share: int = 1) -> DeliveryReport:
     report = DeliveryReport()
     lease = Lease(report)
-    senders = _Senders()
+    senders = _Senders(share)
     try:
-        for chunk in _chunks(sorted(set(message_ids)), settings.MESSAGING_CLAIM_SIZE):
+        for chunk in chunks:
             _deliver_chunk(chunk, lease, senders)
     finally:
         lease.flush()  # the last `sent` outcome, before anything that could wait
         senders.close()
         lease.release_unstarted()
     return report
+
+
+def _deliver_in_thread(chunks: list[list[int]], share: int) -> DeliveryReport:
+    try:
+        return _deliver_share(chunks, share)
+    finally:
+        connections.close_all()  # this thread's database connection
+
+
+def _merged(reports: list[DeliveryReport]) -> DeliveryReport:
+    merged = DeliveryReport()
+    for report in reports:
+        for name in ("sent", "failed", "in_doubt", "suppressed", "skipped", "requeued", "retrying"):
+            getattr(merged, name).extend(getattr(report, name))
+        for delay, ids in report.retry_due.items():
+            merged.retry_due.setdefault(delay, []).extend(ids)
+    merged.retry_in = min(merged.retry_due, default=None)
+    for name in ("sent", "failed", "in_doubt", "suppressed", "skipped", "requeued", "retrying"):
+        getattr(merged, name).sort()
+    return merged
 
 
 def _deliver_chunk(ids: list[int], lease: Lease, senders: _Senders) -> None:

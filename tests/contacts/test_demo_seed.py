@@ -49,3 +49,29 @@ def test_seed_mix_is_the_same_with_and_without_rebuild():
         OrderLine.objects.count(),
         Event.objects.count(),
     ) == first
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="purchase stats triggers are PostgreSQL only")
+def test_seed_with_triggers_paused_leaves_exact_purchase_stats_and_triggers_back_on():
+    """The bulk path loads orders with segments' purchase-stats triggers off and recomputes the stats
+    after: every buyer's stats equal a count of the orders, and later order writes are tracked again."""
+    from segments.models import ContactPurchaseStats
+
+    demo_seed(contacts=400, seed=5, rebuild_indexes=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT o.contact_id, max(o.placed_at), count(*) FROM contacts_order o "
+            "WHERE o.status NOT IN ('cancelled', 'refunded') GROUP BY o.contact_id ORDER BY 1"
+        )
+        expected = {cid: last for cid, last, _n in cursor.fetchall()}
+        cursor.execute(
+            "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'contacts_order'::regclass "
+            "AND NOT tgisinternal AND tgenabled = 'D'"
+        )
+        assert cursor.fetchone()[0] == 0
+    stored = dict(ContactPurchaseStats.objects.values_list("contact_id", "last_purchase_at"))
+    assert expected and stored == expected
+    never_bought = Contact.objects.exclude(pk__in=expected).first()
+    placed = Order.objects.order_by("-placed_at").first().placed_at
+    Order.objects.create(external_id="after-seed", contact=never_bought, placed_at=placed, total=5)
+    assert ContactPurchaseStats.objects.get(contact_id=never_bought.pk).last_purchase_at == placed

@@ -61,7 +61,15 @@ def steps(size: int) -> list[tuple[str, str, list[str]]]:
         (
             "journeys",
             "journey tick and delivery",
-            ["journeys.py", "--contacts", str(size // 5), "--naive-contacts", "1000"],
+            [
+                "journeys.py",
+                "--contacts",
+                str(min(size // 5, 50_000)),
+                "--worker-contacts",
+                str(min(size // 5, 20_000)),
+                "--naive-contacts",
+                "1000",
+            ],
         ),
         ("scoring", "scoring (bench/scoring.py)", ["scoring.py", "--contacts", str(size)]),
     ]

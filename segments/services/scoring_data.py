@@ -189,7 +189,7 @@ def _first_day_totals(purchases, buyer_ids: np.ndarray) -> np.ndarray:
         owners, amounts = zip(*chunk, strict=True)
         position = np.searchsorted(buyer_ids, np.array(owners, dtype=np.int64))
         np.add.at(totals, position, np.array(amounts, dtype=float))
-    return totals
+    return np.round(totals, 2)  # float sums of cents, back to the exact cents (as the PostgreSQL read)
 
 
 def contact_ids_read() -> np.ndarray:

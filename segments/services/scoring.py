@@ -1,6 +1,7 @@
 """The scoring run: RFM, lifecycle and CLV for every contact, set-based, as of one instant.
 
-1. ONE grouped SQL query over the purchases placed at or before `as_of` -> numpy arrays (scoring_data).
+1. The purchases placed at or before `as_of` -> per-buyer numpy arrays (scoring_data: one binary COPY of
+   the purchase rows summed by numpy on PostgreSQL, one grouped ORM query elsewhere).
 2. Vectorised scores, CLV, the model check and the score distribution (scoring_compute).
 3. Previous segment/stage/cluster fetched in bulk, compared vectorised -> ScoreChange rows for changes only.
 4. Score rows staged and written only where they changed (scoring_write); progress kept on the ScoringRun.

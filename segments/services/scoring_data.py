@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count, F, Max, Min, Q, Sum, Window
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -75,85 +75,20 @@ def _timestamps(values: list) -> np.ndarray:
 
 
 def purchases_read(*, as_of: dt.datetime) -> Purchases:
-    """Per-buyer purchase aggregates as of `as_of`: binary COPY of one SQL query on PostgreSQL, the ORM
-    (two set-based queries) elsewhere. Both give the same numbers (the tests run on both)."""
+    """Per-buyer purchase aggregates as of `as_of`: the purchase rows by binary COPY, summed by numpy, on
+    PostgreSQL; the ORM (two set-based queries) elsewhere. Both give the same numbers (the tests run on
+    both)."""
     if connection.vendor == "postgresql":
         return _purchases_read_postgresql(as_of=as_of)
     return _purchases_read_orm(as_of=as_of)
 
 
-# Column name, SQL type, numpy type: the fixed-width row of the binary COPY below.
-_PG_COLUMNS = [
-    ("buyer_ids", "int8", ">i8"),
-    ("counts", "int4", ">i4"),
-    ("days", "int4", ">i4"),
-    ("totals", "float8", ">f8"),
-    ("first_ts", "float8", ">f8"),
-    ("last_ts", "float8", ">f8"),
-    ("first_day", "int4", ">i4"),
-    ("last_day", "int4", ">i4"),
-    ("calibration_days", "int4", ">i4"),
-    ("calibration_last_day", "int4", ">i4"),
-    ("calibration_totals", "float8", ">f8"),
-    ("holdout_days", "int4", ">i4"),
-    ("first_day_totals", "float8", ">f8"),
-]
-_PG_SQL = """
-WITH purchase_days AS (
-    SELECT contact_id, ((placed_at AT TIME ZONE {zone})::date - DATE '1970-01-01') AS day,
-           count(*) AS orders, sum(total) AS spent, min(placed_at) AS first_at, max(placed_at) AS last_at
-    FROM {orders}
-    WHERE status NOT IN ({not_purchases}) AND placed_at <= {as_of}
-    GROUP BY 1, 2
-)
-SELECT contact_id::int8, sum(orders)::int4, count(*)::int4, sum(spent)::float8,
-       extract(epoch FROM min(first_at))::float8, extract(epoch FROM max(last_at))::float8,
-       min(day)::int4, max(day)::int4,
-       (count(*) FILTER (WHERE day <= {calibration_end}))::int4,
-       coalesce(max(day) FILTER (WHERE day <= {calibration_end}), -1)::int4,
-       coalesce(sum(spent) FILTER (WHERE day <= {calibration_end}), 0)::float8,
-       (count(*) FILTER (WHERE day > {calibration_end}))::int4,
-       (min(ARRAY[day::float8, spent::float8]))[2]
-FROM purchase_days
-GROUP BY contact_id
-"""
-# The spend of the first purchase day is the second element of the smallest [day, spent] pair: no window
-# function, so both levels stay hash aggregates (no sort of the purchase days).
-WORK_MEM = "128MB"
-
-
 def _purchases_read_postgresql(*, as_of: dt.datetime) -> Purchases:
-    """Days since purchase-day grouping in SQL (no COUNT DISTINCT), rows streamed by COPY in binary and
-    read by numpy as one fixed-width record array: no Python object per buyer."""
-    from psycopg import sql
+    """The purchase rows in (contact, time) order by binary COPY, per-buyer figures by numpy
+    (scoring_orders: why, and why it is exact)."""
+    from segments.services.scoring_orders import purchases_arrays
 
-    statement = sql.SQL(_PG_SQL).format(
-        zone=sql.Literal(timezone.get_current_timezone_name()),
-        orders=sql.Identifier(Order._meta.db_table),
-        not_purchases=sql.SQL(", ").join(sql.Literal(str(s)) for s in Order.NOT_PURCHASES),
-        as_of=sql.Literal(as_of),
-        calibration_end=sql.Literal(shop_day(as_of) - HOLDOUT_DAYS),
-    )
-    raw = bytearray()  # grown in place: no list of chunks plus a joined copy (twice the rows in memory)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")  # the aggregates fit in memory at 1M buyers
-        copy_sql = sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(statement)
-        with cursor.cursor.copy(copy_sql) as copy:
-            for data in copy:
-                raw += data
-    header = 11 + 4 + 4 + int.from_bytes(raw[15:19], "big")  # signature, flags, extension length + data
-    fields = [("field_count", ">i2")]
-    for name, _sql_type, dtype in _PG_COLUMNS:
-        fields += [(f"{name}_length", ">i4"), (name, dtype)]
-    record = np.dtype(fields)
-    rows = (len(raw) - header - 2) // record.itemsize
-    table = np.frombuffer(raw, dtype=record, count=rows, offset=header)
-    order = np.argsort(table["buyer_ids"], kind="stable")
-    arrays = {}
-    for name, _t, dtype in _PG_COLUMNS:  # one column at a time: a single extra copy alive at once
-        arrays[name] = table[name].astype(np.int64 if dtype[1] == "i" else float)[order]
-    del table, raw
-    return Purchases(**arrays)
+    return Purchases(**purchases_arrays(as_of=as_of, calibration_end=shop_day(as_of) - HOLDOUT_DAYS))
 
 
 def _purchases_read_orm(*, as_of: dt.datetime) -> Purchases:
@@ -254,7 +189,7 @@ def _first_day_totals(purchases, buyer_ids: np.ndarray) -> np.ndarray:
         owners, amounts = zip(*chunk, strict=True)
         position = np.searchsorted(buyer_ids, np.array(owners, dtype=np.int64))
         np.add.at(totals, position, np.array(amounts, dtype=float))
-    return totals
+    return np.round(totals, 2)  # float sums of cents, back to the exact cents (as the PostgreSQL read)
 
 
 def contact_ids_read() -> np.ndarray:

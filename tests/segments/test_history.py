@@ -3,10 +3,12 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from contacts.models import Contact, Order
-from segments.models import ContactScore, ScoringRun, Segment, SegmentSize
+from contacts.services.forget import contacts_delete
+from segments.models import ContactScore, ScoreChange, ScoringRun, Segment, SegmentSize
 from segments.rules import rules_compile
 from segments.selectors import transition_matrix
 from segments.services import scoring_run_execute
@@ -96,3 +98,32 @@ def test_scoring_task_runs_the_service():
     run = ScoringRun.objects.create()
     assert scoring_run_task(run.pk) == "done"
     assert scoring_run_task(987654) == "missing"
+
+
+def _history_of(person) -> int:
+    return ScoreChange.objects.filter(contact_id=person.pk).count()
+
+
+def test_erasure_deletes_the_persons_score_history():
+    gone, kept = contact(), contact()
+    orders(gone, (5, 20))
+    orders(kept, (50, 30))
+    _run(AS_OF)
+    assert _history_of(gone) and _history_of(kept)
+    assert contacts_delete(contact_ids=[gone.pk], source="admin") == 1
+    assert _history_of(gone) == 0
+    assert _history_of(kept)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the database-level cascade is a PG trigger")
+def test_a_delete_outside_django_deletes_the_score_history_too():
+    gone, kept = contact(), contact()
+    orders(gone, (5, 20))
+    orders(kept, (50, 30))
+    _run(AS_OF)
+    with connection.cursor() as cursor:  # no Django collector: orders, events etc. first, as a script would
+        for table in ("contacts_order", "segments_contactscore"):
+            cursor.execute(f"DELETE FROM {table} WHERE contact_id = %s", [gone.pk])
+        cursor.execute("DELETE FROM contacts_contact WHERE id = %s", [gone.pk])
+    assert _history_of(gone) == 0
+    assert _history_of(kept)

@@ -289,3 +289,24 @@ def test_run_stores_the_score_distribution():
     assert [cell["r"] for cell in dist["grid"][0]] == [5] * 5  # best recency on top
     assert dist["grid"][4][0]["segment"] == "Lost"
     assert sum(dist["segments"].values()) == 120
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="compares the PostgreSQL and ORM reads")
+def test_the_postgresql_row_read_equals_the_orm_read(settings):
+    """Same-day orders, refunds, orders after as_of, the calibration boundary, a shop time zone."""
+    from segments.services import scoring_data as data
+
+    settings.TIME_ZONE = "America/New_York"
+    as_of = AS_OF + dt.timedelta(hours=3)
+    boundary = data.day_start(data.shop_day(as_of) - data.HOLDOUT_DAYS + 1)
+    for hours in (0, 1, 20, 30):
+        person = contact()
+        orders(person, (400, 10.10), (400, 5.05), (3, 7.77), (1, 99.99, "refunded"), (-2, 50))
+        placed_at = boundary - dt.timedelta(hours=hours)
+        Order.objects.create(external_id=f"edge{hours}", contact=person, placed_at=placed_at, total=3.3)
+    once = contact()
+    orders(once, (10, 1.01))
+    rows = data._purchases_read_postgresql(as_of=as_of)
+    expected = data._purchases_read_orm(as_of=as_of)
+    for name in expected.__dataclass_fields__:
+        assert np.array_equal(getattr(rows, name), getattr(expected, name)), name

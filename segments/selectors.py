@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from segments.models import ContactScore, ScoreChange, ScoringRun, Segment
-from segments.rules import rules_compile
+from segments.rules import rules_compile, rules_counted
 
 
 def segment_contacts(*, segment: Segment, now: dt.datetime | None = None) -> QuerySet[Contact]:
@@ -43,7 +43,7 @@ def rules_preview(
     """Matching count and a sample of contacts for the rule editor (two queries)."""
     contacts = Contact.objects.filter(rules_compile(rules, segment_id=segment_id))
     sample = list(contacts.order_by("-pk")[:sample_size])
-    count = len(sample) if len(sample) < sample_size else contacts.count()
+    count = len(sample) if len(sample) < sample_size else rules_counted(rules, segment_id=segment_id).count()
     return count, sample
 
 
@@ -135,10 +135,10 @@ def rules_count_within(*, rules: object, segment_id: int | None, milliseconds: i
     An exact count is remembered for rules_count_estimate."""
     if milliseconds <= 0:  # a zero budget: never count inline
         return None
-    contacts = Contact.objects.filter(rules_compile(rules, segment_id=segment_id))
+    counted = rules_counted(rules, segment_id=segment_id)
     try:
         with query_time_limit(milliseconds):
-            count = contacts.count()
+            count = counted.count()
     except QueryTooSlow:
         return None
     rules_count_remember(rules=rules, segment_id=segment_id, count=count)

@@ -18,12 +18,15 @@ The package, by concern:
     contact_fields.py, score_fields.py, activity_fields.py   one compiler per condition
     fields.py          FIELDS, the field catalogue (FieldSpec)
     compiler.py        rules_compile(), rules_errors(): groups and conditions to one Q
+    contact_rows.py    ContactRows: EXISTS of a contact's tag/event rows that knows their contact ids
+    counting.py        rules_counted(): the cheapest query whose count() is the rule's number of contacts
     examples.py        EXAMPLES, one ready-to-edit condition per field
     catalogue.py       rule_catalogue(), rule_choices(): what a segment builder renders
 """
 
 from segments.rules.catalogue import CHOICE_SOURCES, rule_catalogue, rule_choices
 from segments.rules.compiler import rules_compile, rules_errors
+from segments.rules.counting import rules_counted
 from segments.rules.examples import EXAMPLES
 from segments.rules.fields import FIELDS, FieldSpec
 from segments.rules.operators import CHOICE_OPS, COUNT_OPS, DATE_OPS, NUMBER_OPS, OPERATORS, TEXT_OPS
@@ -45,5 +48,6 @@ __all__ = [
     "rule_catalogue",
     "rule_choices",
     "rules_compile",
+    "rules_counted",
     "rules_errors",
 ]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
+from segments.rules.contact_rows import ContactRows
 from segments.rules.operators import _compare
 from segments.rules.purchase_windows import maintained_window, window_buyers
 from segments.rules.validation import (
@@ -173,10 +174,10 @@ def _event(kind: str | None) -> Callable[..., Q]:
 
         event_kind = kind or _choice(cond.get("kind"), list(Event.Kind.values), "kind")
         days = _whole(cond.get("value"))
-        q = Q(contact_id=OuterRef("pk"), kind=event_kind, occurred_at__gte=ctx.now - dt.timedelta(days=days))
+        q = Q(kind=event_kind, occurred_at__gte=ctx.now - dt.timedelta(days=days))
         if cond.get("message_id") is not None:
             q &= Q(message_id=_identifier(cond["message_id"], "message_id"))
-        exists = Q(Exists(Event.objects.filter(q)))
+        exists = Q(ContactRows(Event, q))
         return exists if cond["operator"] == "within_last_days" else ~exists
 
     return compile_event

@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.db.models.functions import Lower
 
+from segments.rules.contact_rows import ContactRows
 from segments.rules.validation import _choice, _Invalid, _moment, _number, _text, _text_list, _whole
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def _compile_tags(cond: dict, ctx: _Context) -> Q:
         ids = [pk for name in tag_names for pk in ids_by_name.get(name.lower(), [])]
         if not ids:
             return Q(pk__in=[])  # no such tag: nobody has it
-        return Q(Exists(through.objects.filter(contact_id=OuterRef("pk"), tag_id__in=ids)))
+        return Q(ContactRows(through, Q(tag_id__in=ids)))
 
     op = cond["operator"]
     if op == "has_any":

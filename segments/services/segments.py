@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from contacts.cells import spreadsheet_text
 from segments.models import Segment, SegmentSize
-from segments.rules import RuleError
+from segments.rules import RuleError, rules_counted
 from segments.selectors import segment_contacts
 
 EXPORT_COLUMNS = ["id", "external_id", "email", "first_name", "last_name", "country", "status"]
@@ -20,7 +20,7 @@ EXPORT_COLUMNS = ["id", "external_id", "email", "first_name", "last_name", "coun
 def segment_evaluate(*, segment: Segment) -> int:
     """Count the segment now; cache size and timing on the segment and add a SegmentSize history row."""
     started = time.monotonic()
-    size = segment_contacts(segment=segment).count()
+    size = rules_counted(segment.rules, segment_id=segment.pk).count()
     duration_ms = int((time.monotonic() - started) * 1000)
     measured_at = timezone.now()
     with transaction.atomic():

@@ -19,6 +19,8 @@ from django.utils import timezone
 WINDOWS = (30, 90, 365)
 CHUNK = 10_000
 LOCK = "SELECT pg_advisory_xact_lock(74111, 0)"  # exclusive; the order triggers take it shared
+TRY_LOCK = "SELECT pg_try_advisory_xact_lock(74111, 0)"
+WRITE_LOCK = "SELECT pg_advisory_xact_lock_shared(74111, 0)"  # what every order write takes
 
 
 def _midnight(day: dt.date) -> dt.datetime:
@@ -42,7 +44,12 @@ def purchase_stats_refresh(*, today: dt.date | None = None) -> int:
         row = cursor.fetchone()
         if row is not None and row[0] >= today:
             return 0  # cheap check without the lock: already done today
-        cursor.execute(LOCK)
+        # Never queue for the lock: while the refresh waited, every new order write (shared lock) would
+        # queue behind it, for as long as a long order transaction (a big CSV import) runs. If an order
+        # write holds it now, the next hourly run does the work.
+        cursor.execute(TRY_LOCK)
+        if not cursor.fetchone()[0]:
+            return 0
         cursor.execute("SELECT id, refreshed_on FROM segments_purchasestatsday ORDER BY id LIMIT 1")
         row = cursor.fetchone()
         if row is None:
@@ -97,7 +104,7 @@ def purchase_stats_recompute(*, contact_id_from: int = 0) -> int:
     if connection.vendor != "postgresql":
         return 0
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock_shared(74111, 0)")
+        cursor.execute(WRITE_LOCK)
         cursor.execute(
             "SELECT DISTINCT contact_id FROM contacts_order WHERE contact_id >= %s ORDER BY contact_id",
             [contact_id_from],
@@ -105,3 +112,12 @@ def purchase_stats_recompute(*, contact_id_from: int = 0) -> int:
         ids = [r[0] for r in cursor.fetchall()]
         _recompute(cursor, ids)
     return len(ids)
+
+
+def purchase_stats_write_lock() -> None:
+    """Take, for the rest of the caller's transaction, the lock every order write takes (shared): for a
+    bulk load that locks contacts_order itself first (the demo seed), so that the daily refresh cannot
+    hold the exclusive lock while waiting for that table (a deadlock)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(WRITE_LOCK)

@@ -80,6 +80,12 @@ def demo_seed(
     tables = [model._meta.db_table for model in (Contact, Order, OrderLine, Event, Contact.tags.through)]
     first_contact_id = (Contact.objects.aggregate(m=Max("id"))["m"] or 0) + 1
     with transaction.atomic():
+        if rebuild_indexes:
+            # Before dropping indexes locks contacts_order: the order writers' lock of segments' purchase
+            # stats, which their daily refresh takes exclusive (either order of the two is a deadlock).
+            from segments.purchase_stats import purchase_stats_write_lock
+
+            purchase_stats_write_lock()
         with (
             _indexes_rebuilt_after(tables) if rebuild_indexes else contextlib.nullcontext(),
             _order_triggers_paused() if rebuild_indexes else contextlib.nullcontext(),

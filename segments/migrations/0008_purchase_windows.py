@@ -108,6 +108,13 @@ UPDATE segments_contactpurchasestats s
 RECOMPUTE = "segments_purchase_stats_recompute(bigint[])"
 
 
+def lock_orders(apps, schema_editor):
+    """PostgreSQL: no order writes until this migration commits (it runs in one transaction)."""
+    if schema_editor.connection.vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE contacts_order IN SHARE MODE")
+
+
 def create(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
@@ -135,6 +142,9 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # First: an order write between the AddFields (which lock the stats table) and the backfill would
+        # wait for the stats table in the old trigger while the backfill waits for it (a deadlock).
+        migrations.RunPython(lock_orders, migrations.RunPython.noop, elidable=False),
         migrations.CreateModel(
             name="PurchaseStatsDay",
             fields=[

@@ -24,16 +24,23 @@ def orders_upserted_convert(sender=None, *, order_ids: list[int], **kwargs) -> N
 def contacts_forgotten_end_enrollments(sender=None, *, contact_ids: list[int], mode: str, **kwargs) -> None:
     """Erasure ends the person's enrollments (exit reason "erased"); sent inside the erasure transaction.
 
-    Enrollments claimed by an engine batch are left to it (its contact_data step ends them, and its
-    conditional writes must find its claim).
+    Enrollments an engine batch holds are left to it (its contact_data step ends them, and its
+    conditional writes must find its claim): on SQLite those under a lease (claimed_by), on PostgreSQL
+    those it has locked (SKIP LOCKED: the erasure never waits for a batch, which may be about to write
+    the same contact row the erasure already holds: a deadlock).
     """
+    from django.db import connection
     from django.utils import timezone
 
     from journeys.models import Enrollment
 
-    Enrollment.objects.filter(
+    ending = Enrollment.objects.filter(
         contact_id__in=contact_ids, state__in=Enrollment.IN_FLIGHT, claimed_by=""
-    ).update(state=Enrollment.State.EXITED, exit_reason="erased", exited_at=timezone.now(), due_at=None)
+    )
+    if connection.vendor == "postgresql":
+        free = ending.select_for_update(skip_locked=True, of=("self",)).values_list("id", flat=True)
+        ending = Enrollment.objects.filter(id__in=list(free))
+    ending.update(state=Enrollment.State.EXITED, exit_reason="erased", exited_at=timezone.now(), due_at=None)
 
 
 def story_register() -> None:

@@ -111,15 +111,74 @@ def batch_take_and_advance(
     """PostgreSQL: lock up to `limit` due enrollments and advance them, in one transaction (no lease
     written, no second read). If the step history says some of them already ran their step (a
     conflict: IntegrityError, everything rolled back), those fail visibly and the error is re-raised."""
+    graphs = graphs or GraphCache()
     ids: list[int] = []
     try:
         with transaction.atomic():
             rows = due_rows_lock(now=now, limit=limit)
             ids = [row[0] for row in rows]
-            return _advance(rows, token="", now=now, graphs=graphs or GraphCache())
+            return _advance(rows, token="", now=now, graphs=graphs)
     except IntegrityError:
         conflicts_fail(now=now, ids=ids)
         raise
+    except Exception:
+        if not ids:
+            raise
+        # Nothing of the batch was written and no lease holds it: taken again first, it would stall every
+        # later tick. Each enrollment alone instead, so one bad contact cannot hold back the others.
+        logger.exception("A batch of %d enrollments failed; advancing them one by one", len(ids))
+        return _advance_one_by_one(ids, now=now, graphs=graphs)
+
+
+def _advance_one_by_one(ids: list[int], *, now: datetime, graphs: GraphCache) -> tuple[TickReport, list[int]]:
+    """PostgreSQL, after a failed batch: each enrollment in its own transaction. One that fails alone is
+    retried after ERROR_RETRY and fails for good after MAX_ERRORS tries (like a step's own error)."""
+    report, message_ids = TickReport(claimed=len(ids)), []
+    for pk in ids:
+        try:
+            with transaction.atomic():
+                one, messages = _advance(
+                    due_rows_lock(now=now, limit=1, ids=[pk]), token="", now=now, graphs=graphs
+                )
+        except IntegrityError as exc:
+            conflicts_fail(now=now, ids=[pk])
+            report.errors.append(str(exc)[:200])
+            continue
+        except Exception as exc:
+            logger.exception("Enrollment %s failed on its own", pk)
+            report.errors.append(enrollment_error_record(pk=pk, now=now, exc=exc))
+            continue
+        report.steps_run += one.steps_run
+        report.completed += one.completed
+        report.messages += one.messages
+        report.journey_ids |= one.journey_ids
+        message_ids += messages
+    return report, message_ids
+
+
+def enrollment_error_record(*, pk: int, now: datetime, exc: Exception) -> str:
+    """Count an error on the enrollment: retried after ERROR_RETRY, failed after MAX_ERRORS. Returns the
+    detail written. An enrollment another worker holds or moved on is left alone."""
+    detail = f"error: {exc.__class__.__name__}: {exc}"[:200]
+    with transaction.atomic():
+        enrollment = (
+            Enrollment.objects.select_for_update(skip_locked=True)
+            .filter(pk=pk, state__in=Enrollment.IN_FLIGHT)
+            .first()
+        )
+        if enrollment is None:
+            return detail
+        errors = int((enrollment.data or {}).get("_errors", 0)) + 1
+        enrollment.data = {**(enrollment.data or {}), "_errors": errors}
+        if errors >= MAX_ERRORS:
+            enrollment.state = Enrollment.State.FAILED
+            enrollment.exit_reason = detail[:64]
+            enrollment.exited_at = now
+            enrollment.due_at = None
+        else:
+            enrollment.due_at = now + ERROR_RETRY
+        enrollment.save(update_fields=["data", "state", "exit_reason", "exited_at", "due_at"])
+    return detail
 
 
 def _advance(

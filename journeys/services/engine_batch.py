@@ -112,7 +112,7 @@ def claimed_rows(*, token: str) -> list[tuple]:
     return list(batch.values_list(*LOAD_FIELDS))
 
 
-def due_rows_lock(*, now: datetime, limit: int) -> list[tuple]:
+def due_rows_lock(*, now: datetime, limit: int, ids: list[int] | None = None) -> list[tuple]:
     """PostgreSQL: take up to `limit` due enrollments by locking them (FOR UPDATE SKIP LOCKED) in the
     batch's own transaction. The lock is the claim: another worker skips these rows until we commit,
     and a crashed worker's locks go with its connection (no lease to wait for). Rows still under a
@@ -120,6 +120,8 @@ def due_rows_lock(*, now: datetime, limit: int) -> list[tuple]:
     from journeys.services.engine_claims import due_enrollments
 
     due = due_enrollments(now=now).order_by("due_at").select_for_update(skip_locked=True, of=("self",))
+    if ids is not None:  # only these (after a failed batch, one at a time)
+        due = due.filter(id__in=ids)
     return list(due.values_list(*LOAD_FIELDS)[:limit])
 
 

@@ -12,6 +12,7 @@ A sender returns `(provider_id, subject)` when the provider accepted the message
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import smtplib
@@ -21,6 +22,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.timezone import now
 
+from messaging import email_bytes
 from messaging.backends import ProviderUnavailable, SendError, SendInDoubt
 from messaging.backends import push as push_backends
 from messaging.backends import sms as sms_backends
@@ -80,6 +82,12 @@ class _Email(EmailMultiAlternatives):
                 if not any(boundary in text for text in texts):
                     break
             msg.set_boundary(boundary)
+        return msg
+
+    def message(self):
+        msg = super().message()
+        # Same bytes as Django's as_bytes(), without folding the headers that need none.
+        msg.as_bytes = functools.partial(email_bytes.as_bytes, msg)
         return msg
 
 

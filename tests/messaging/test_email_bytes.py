@@ -106,3 +106,61 @@ def test_plain_short_headers_skip_the_folding_and_long_ones_do_not():
     # Too long for one line: folded by Python's folding, as before.
     assert b"List-Unsubscribe: \r\n <https://shop.example.com/m/u/" in data
     assert b"/>,\r\n <mailto:shop@example.com?subject=unsubscribe>\r\n" in data
+
+
+@pytest.mark.parametrize(
+    ("sender", "recipient"),
+    [
+        ("Shop <shop@example.com>", "alex@example.com"),
+        ("Bäckerei Müller <shop@example.com>", "Zoë <zoe@bücher.example>"),
+        ("shop@example.com", "first.last+tag@mail.example.co.uk"),
+    ],
+)
+def test_the_smtp_send_gives_the_envelope_and_bytes_djangos_backend_gives(
+    smtp_sink, monkeypatch, sender, recipient
+):
+    """Delivery hands Django's SMTP backend's connection the same envelope (sanitized addresses) and
+    bytes as backend.send_messages() would."""
+    from django.core.mail import get_connection
+
+    from messaging.services.channels import _smtp_send
+
+    email = winback_email(from_email=sender, to=[recipient])
+    built = email.message()
+    monkeypatch.setattr(_Email, "message", lambda self: built)  # the same Date and boundary twice
+    backend = get_connection(fail_silently=False)
+    backend.open()
+    try:
+        assert backend.send_messages([email]) == 1
+        assert _smtp_send(backend, email) == 1
+    finally:
+        backend.close()
+    django_sent, ours = smtp_sink.envelopes
+    assert (ours.mail_from, ours.rcpt_tos) == (django_sent.mail_from, django_sent.rcpt_tos)
+    assert ours.original_content == django_sent.original_content
+
+
+def test_envelope_addresses_are_what_sanitize_address_gives():
+    from django.core.mail.message import sanitize_address
+
+    def outcome(function, address):
+        try:
+            return function(address, "utf-8")
+        except ValueError as exc:
+            return type(exc)
+
+    for address in [
+        "alex@example.com",
+        "first.last+tag@mail.example.co.uk",
+        "Alex <alex@example.com>",
+        "Zoë <zoe@example.com>",
+        "zoe@bücher.example",
+        "a..b@example.com",
+        '"quoted local"@example.com',
+        "a@" + "b" * 63 + ".com",
+        "a@" + "b" * 64 + ".com",
+        "UPPER@EXAMPLE.COM",
+        "no at sign",
+        "a@b@c",
+    ]:
+        assert outcome(email_bytes.envelope_address, address) == outcome(sanitize_address, address)

@@ -69,6 +69,7 @@ def template_render(
     and sandbox.RenderLimitExceeded when the parts together pass MESSAGING_RENDER_MAX_BYTES characters
     or MESSAGING_RENDER_MAX_SECONDS (the renderer stops as soon as they do)."""
     budget = sandbox.Budget()
+    context = sandbox.freeze(context)  # once for every part (render() copies only its top level)
 
     def part(source: str, *, autoescape: bool = True) -> str:
         return sandbox.render(source, context, autoescape=autoescape, budget=budget)

@@ -234,7 +234,11 @@ class ReadOnlyList(list):
 
 
 def freeze(value: Any) -> Any:
-    """A read-only copy of a context: the same values are shared by the messages of a batch."""
+    """A read-only copy of a context: the same values are shared by the messages of a batch. What
+    freeze() made is returned as it is (read-only all the way down): a message's context is frozen
+    once for all its parts."""
+    if type(value) is ReadOnlyDict or type(value) is ReadOnlyList:
+        return value
     if isinstance(value, dict):
         return ReadOnlyDict((key, freeze(item)) for key, item in value.items())
     if isinstance(value, list | tuple):

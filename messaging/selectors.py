@@ -261,23 +261,36 @@ RECOMMENDATION_NAMES = ("recommendations", "bought_again", "new_arrivals", "best
 TEMPLATE_SOURCES = ("subject", "html_body", "text_body", "sms_text", "push_title", "push_body", "push_url")
 
 
-def uses_recommendations(template: MessageTemplate | None) -> bool:
-    """Whether the template can read the product lists (the sandbox has no include/extends, so a
-    template that never names them cannot use them). Unknown template (previews): yes."""
+def _names_any(template: MessageTemplate | None, names: tuple[str, ...]) -> bool:
+    """Whether the template can read any of `names` (the sandbox has no include/extends, so a
+    template that never names a value cannot use it). Unknown template (previews): yes."""
     if template is None:
         return True
     source = " ".join(getattr(template, name, "") or "" for name in TEMPLATE_SOURCES)
-    return any(name in source for name in RECOMMENDATION_NAMES)
+    return any(name in source for name in names)
+
+
+def uses_recommendations(template: MessageTemplate | None) -> bool:
+    return _names_any(template, RECOMMENDATION_NAMES)
+
+
+def uses_preferences_link(template: MessageTemplate | None) -> bool:
+    """The preferences link is signed only for templates that show it (one HMAC less per email)."""
+    return _names_any(template, ("preferences_url",))
 
 
 def render_contexts(*, messages: list[Message]) -> dict[int, dict]:
     """Template context per message: plain values only (no model instances, settings or request).
     Messages must have `contact` loaded (select_related). The product lists are read only for
-    messages whose template names them (five queries for all of those, none otherwise)."""
+    messages whose template names them (five queries for all of those, none otherwise), and the
+    preferences link is signed only for templates that name `preferences_url`."""
     wanted: dict[int | None, bool] = {}
+    preferences: dict[int | None, bool] = {}
     for m in messages:
         if m.template_id not in wanted:
-            wanted[m.template_id] = uses_recommendations(m.template if m.template_id else None)
+            template = m.template if m.template_id else None
+            wanted[m.template_id] = uses_recommendations(template)
+            preferences[m.template_id] = uses_preferences_link(template)
     contact_ids = list({m.contact_id for m in messages if wanted[m.template_id]})
     recommendations = recommendations_for_contacts(contact_ids=contact_ids)
     contexts: dict[int, dict] = {}
@@ -292,9 +305,10 @@ def render_contexts(*, messages: list[Message]) -> dict[int, dict]:
             "today": today,
             "message": {"id": message.pk, "channel": message.channel},
             "unsubscribe_url": tokens.unsubscribe_url(message.contact_id, message.pk),
-            "preferences_url": tokens.preferences_url(message.contact_id),
             **recommendations.get(message.contact_id, {}),
         }
+        if preferences[message.template_id]:
+            context["preferences_url"] = tokens.preferences_url(message.contact_id)
         context.update(context_decode(message.context or {}))
         contexts[message.pk] = context
     return contexts

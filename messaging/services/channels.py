@@ -12,6 +12,7 @@ A sender returns `(provider_id, subject)` when the provider accepted the message
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import smtplib
@@ -19,8 +20,10 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.utils.timezone import now
 
+from messaging import email_bytes
 from messaging.backends import ProviderUnavailable, SendError, SendInDoubt
 from messaging.backends import push as push_backends
 from messaging.backends import sms as sms_backends
@@ -82,6 +85,35 @@ class _Email(EmailMultiAlternatives):
             msg.set_boundary(boundary)
         return msg
 
+    def message(self):
+        msg = super().message()
+        # Same bytes as Django's as_bytes(), without folding the headers that need none.
+        msg.as_bytes = functools.partial(email_bytes.as_bytes, msg)
+        return msg
+
+
+def _smtp_send(backend: SmtpBackend, email: EmailMultiAlternatives) -> int:
+    """backend.send_messages([email]) for Django's SMTP backend (opened, fail_silently=False): the
+    same envelope and bytes, the envelope addresses sanitized without the header parser."""
+    with backend._lock:
+        new_connection = backend.open()
+        if not backend.connection or new_connection is None:
+            return 0
+        try:
+            recipients = email.recipients()
+            if not recipients:
+                return 0
+            encoding = email.encoding or settings.DEFAULT_CHARSET
+            backend.connection.sendmail(
+                email_bytes.envelope_address(email.from_email, encoding),
+                [email_bytes.envelope_address(address, encoding) for address in recipients],
+                email.message().as_bytes(linesep="\r\n"),
+            )
+            return 1
+        finally:
+            if new_connection:
+                backend.close()
+
 
 class EmailSender:
     """Django's email backend (SMTP, or an ESP through django-anymail), one connection per call."""
@@ -121,7 +153,10 @@ class EmailSender:
         email.metadata = {"winback_message_id": str(message.pk), "idempotency_key": message.idempotency_key}
         self.limiter.wait()
         try:
-            accepted = self.connection.send_messages([email])
+            if type(self.connection) is SmtpBackend:
+                accepted = _smtp_send(self.connection, email)
+            else:
+                accepted = self.connection.send_messages([email])
         except Exception as exc:
             self.close()  # a fresh connection for the next message
             raise _failure(exc) from exc

@@ -24,6 +24,7 @@ connection): when its lease runs out the sweep marks it `in_doubt` (never re-sen
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import time
 import uuid
@@ -98,8 +99,14 @@ def channel_rate(channel: str) -> int:
     }[channel]
 
 
+@functools.lru_cache(maxsize=16)
+def _address_of(value: str) -> str:
+    """parseaddr()'s address, once per setting value (delivery asks twice per email)."""
+    return parseaddr(value)[1]
+
+
 def _sender_domain() -> str:
-    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    address = _address_of(settings.DEFAULT_FROM_EMAIL)
     return address.rpartition("@")[2] or "winback.invalid"
 
 
@@ -111,7 +118,7 @@ def message_id_header(idempotency_key: str) -> str:
 
 
 def _unsubscribe_mailto() -> str:
-    return settings.MESSAGING_UNSUBSCRIBE_MAILTO or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    return settings.MESSAGING_UNSUBSCRIBE_MAILTO or _address_of(settings.DEFAULT_FROM_EMAIL)
 
 
 def retry_delay(attempts: int) -> float:

@@ -256,3 +256,25 @@ def test_deeply_nested_template_is_a_problem_not_a_crash():
     source = "{% if contact %}" * 300 + "{% endif %}" * 300
     (problem,) = sandbox.template_problems(source)
     assert "nested" in problem
+
+
+def test_a_message_context_is_frozen_once_for_all_its_parts(context):
+    """template_render() freezes the context once; each part still starts from it unchanged (a name
+    set by a tag in one part is not seen by the next) and the caller's context is not altered."""
+    from messaging.models import MessageTemplate
+    from messaging.rendering import template_render
+
+    frozen = sandbox.freeze({"a": [{"b": 1}], "c": {"d": [2]}})
+    assert sandbox.freeze(frozen) is frozen
+    assert sandbox.freeze(frozen["a"]) is frozen["a"]
+    context["recommendations"] = [{"name": "Mug"}]
+    before = repr(context)
+    template = MessageTemplate(
+        channel="email",
+        subject="{% cycle 'x' 'y' as c silent %}S{{ c }}{{ recommendations.pop }}",
+        html_body="<p>[{{ c }}]{{ recommendations|length }}{{ recommendations.0.name }}</p>",
+        text_body="T{{ recommendations.clear }}{{ recommendations|length }}",
+    )
+    rendered = template_render(template=template, context=context, message_id=None, track=False)
+    assert (rendered.subject, rendered.html, rendered.text) == ("Sx", "<p>[]1Mug</p>", "T1")
+    assert repr(context) == before

@@ -123,3 +123,26 @@ def test_render_contexts_reads_products_only_for_templates_that_name_them(
     assert "bought_again" not in contexts[1]
     contexts = render_contexts(messages=[plain, rich])
     assert names(contexts[2]["bought_again"]) == ["socks"]
+
+
+def test_the_preferences_link_is_signed_only_for_templates_that_show_it(make_contact, email_template):
+    """One HMAC less per email for templates without a preferences link; templates that show it (the
+    shop layout's footer) and previews (no template) get a working, signed link."""
+    from messaging import tokens
+    from messaging.models import Message, MessageTemplate
+    from messaging.selectors import render_contexts
+
+    contact = make_contact()
+    footer = MessageTemplate.objects.create(
+        name="Footer", channel="email", subject="Hi", html_body='<a href="{{ preferences_url }}">Prefs</a>'
+    )
+    plain = Message(contact=contact, channel="email", template=email_template, context={}, pk=1)
+    shown = Message(contact=contact, channel="email", template=footer, context={}, pk=2)
+    preview = Message(contact=contact, channel="email", context={}, pk=3)
+    contexts = render_contexts(messages=[plain, shown, preview])
+    assert "preferences_url" not in email_template.html_body + email_template.text_body
+    assert "preferences_url" not in contexts[1]
+    for pk in (2, 3):
+        token = contexts[pk]["preferences_url"].rstrip("/").rsplit("/", 1)[1]
+        assert tokens.preferences_token_load(token) == contact.pk
+    assert contexts[1]["unsubscribe_url"]  # List-Unsubscribe needs it whatever the template shows

@@ -34,7 +34,7 @@ from messaging.services.consent import (
     contact_unsubscribe,
     unsubscribe_channel,
 )
-from messaging.services.delivery import messages_deliver
+from messaging.services.delivery import DeliveryFailed, messages_deliver
 from messaging.services.forget import messages_forget, on_contacts_forgotten
 from messaging.services.push_subscriptions import (
     MAX_PUSH_SUBSCRIPTIONS_PER_CONTACT,
@@ -77,6 +77,7 @@ __all__ = [
     "PUSH_LOCAL_SUFFIXES",
     "REQUIRED_FIELDS",
     "RETRYABLE",
+    "DeliveryFailed",
     "DeliveryReport",
     "Outgoing",
     "RateLimiter",

@@ -81,8 +81,21 @@ def messages_deliver(*, message_ids: list[int]) -> DeliveryReport:
     shares = [chunks[n::threads] for n in range(threads)]
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="delivery") as pool:
         futures = [pool.submit(_deliver_in_thread, share, threads) for share in shares]
-        reports = [future.result() for future in futures]
-    return _merged(reports)
+        outcomes = [future.result() for future in futures]
+    report = _merged([thread_report for thread_report, _error in outcomes])
+    errors = [error for _report, error in outcomes if error is not None]
+    if errors:
+        # The other connections' outcomes still count (their retries and requeues get scheduled).
+        raise DeliveryFailed(report) from errors[0]
+    return report
+
+
+class DeliveryFailed(Exception):
+    """A delivery connection (thread) failed; `report` holds what every connection did up to then."""
+
+    def __init__(self, report: DeliveryReport) -> None:
+        super().__init__(f"a delivery connection failed ({report})")
+        self.report = report
 
 
 def delivery_connections() -> int:
@@ -94,8 +107,10 @@ def delivery_connections() -> int:
     return settings.MESSAGING_DELIVERY_CONNECTIONS
 
 
-def _deliver_share(chunks: list[list[int]], share: int = 1) -> DeliveryReport:
-    report = DeliveryReport()
+def _deliver_share(
+    chunks: list[list[int]], share: int = 1, report: DeliveryReport | None = None
+) -> DeliveryReport:
+    report = report if report is not None else DeliveryReport()
     lease = Lease(report)
     senders = _Senders(share)
     try:
@@ -108,9 +123,14 @@ def _deliver_share(chunks: list[list[int]], share: int = 1) -> DeliveryReport:
     return report
 
 
-def _deliver_in_thread(chunks: list[list[int]], share: int) -> DeliveryReport:
+def _deliver_in_thread(chunks: list[list[int]], share: int) -> tuple[DeliveryReport, Exception | None]:
+    """One connection's share: its report so far, and the error that stopped it (or None)."""
+    report = DeliveryReport()
     try:
-        return _deliver_share(chunks, share)
+        _deliver_share(chunks, share, report)
+        return report, None
+    except Exception as exc:  # noqa: BLE001 - handed to messages_deliver, raised there after the merge
+        return report, exc
     finally:
         connections.close_all()  # this thread's database connection
 

@@ -165,3 +165,51 @@ def test_an_interrupted_parallel_batch_loses_nothing_and_sends_nothing_twice(
     assert {email for email, status in by_status.items() if status == Message.Status.SENT} == set(received)
     in_doubt = [email for email, status in by_status.items() if status == Message.Status.IN_DOUBT]
     assert len(in_doubt) == len(hanging) and not set(in_doubt) & set(received)  # nothing lost unseen
+
+
+def test_a_failing_connection_keeps_the_others_outcomes(settings, make_contact, email_template, monkeypatch):
+    """One connection (thread) stops on an error its delivery does not handle: the error is raised after
+    the other connections finished, with every connection's outcomes in DeliveryFailed.report (so the
+    task still schedules their retries and requeues); the failed share's unclaimed messages stay queued."""
+    from messaging.services import DeliveryFailed
+    from messaging.services import delivery as delivery_module
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.MESSAGING_DELIVERY_CONNECTIONS = 4
+    settings.MESSAGING_CLAIM_SIZE = 5
+    ids = messages_queue(template=email_template, outgoing=[outgoing(make_contact()) for _ in range(40)])
+    poisoned = ids[:5]  # the first claim of the first connection
+    original = delivery_module._deliver_chunk
+
+    def chunk(chunk_ids, lease, senders):
+        if chunk_ids == poisoned:
+            raise RuntimeError("database went away")
+        return original(chunk_ids, lease, senders)
+
+    monkeypatch.setattr(delivery_module, "_deliver_chunk", chunk)
+    with pytest.raises(DeliveryFailed) as failed:
+        messages_deliver(message_ids=ids)
+    assert isinstance(failed.value.__cause__, RuntimeError)
+    sent = set(Message.objects.filter(status=Message.Status.SENT).values_list("id", flat=True))
+    assert sent and set(failed.value.report.sent) == sent  # the other connections' work is reported
+    assert len(mail.outbox) == len(sent) == len({m.to[0] for m in mail.outbox})
+    assert set(Message.objects.filter(id__in=poisoned).values_list("status", flat=True)) == {"queued"}
+
+
+def test_the_deliver_task_schedules_follow_ups_before_raising(monkeypatch):
+    from messaging import services, tasks
+    from messaging.services import DeliveryFailed, DeliveryReport
+
+    scheduled = []
+    report = DeliveryReport(requeued=[1, 2], retry_due={30.0: [3]})
+
+    def deliver(*, message_ids):
+        raise DeliveryFailed(report)
+
+    monkeypatch.setattr(services, "messages_deliver", deliver)
+    monkeypatch.setattr(
+        tasks.deliver, "apply_async", lambda args, countdown: scheduled.append((args, countdown))
+    )
+    with pytest.raises(DeliveryFailed):
+        tasks.deliver.run([1, 2, 3])
+    assert scheduled == [([[1, 2]], tasks.REQUEUE_COUNTDOWN_SECONDS), ([[3]], 30.0)]

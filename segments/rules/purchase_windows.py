@@ -80,9 +80,8 @@ def window_buyers(
     )
     gone_params = [days, today, hint, since, *narrow]
     # The same check once per statement (a one-time filter), also when no stored row passes the prefilter.
-    guard = (
-        "(SELECT 1 / (d.refreshed_on <= %s)::int FROM segments_purchasestatsday d ORDER BY d.id LIMIT 1) = 1"
-    )
+    # No anchor row at all (deleted between compiling and running) divides by zero too, never "nobody".
+    guard = "(SELECT 1 / coalesce(min((d.refreshed_on <= %s)::int), 0) FROM segments_purchasestatsday d) = 1"
     if op == "eq":  # stored >= exact: the prefilter is "stored >= value", the slice decides
         sql = (
             f"SELECT s.contact_id FROM segments_contactpurchasestats s LEFT JOIN ({gone}) g"

@@ -227,3 +227,25 @@ def test_a_refresh_skips_while_an_order_write_is_in_flight_and_the_windows_stay_
     assert PurchaseStatsDay.objects.get().refreshed_on == NOW.date() + dt.timedelta(days=1)
     stats = ContactPurchaseStats.objects.get(contact_id=contact.pk)
     assert (stats.n30, stats.n90, stats.n365) == (0, 1, 1)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the windows are maintained on PostgreSQL only")
+def test_a_rule_run_after_its_anchor_row_was_deleted_fails_instead_of_matching_nobody():
+    """Compiled with the anchor, run after the PurchaseStatsDay row is gone (a flush between compile and
+    run): the statement raises (division by zero) rather than answering "nobody"."""
+    from django.db import DataError
+    from django.db import transaction as db_transaction
+
+    when = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+    buyer = Contact.objects.create(email="edge@shop.de")
+    for days, external_id in ((31, "a"), (1, "b"), (0.1, "c")):
+        Order.objects.create(
+            external_id=external_id, contact=buyer, placed_at=when - dt.timedelta(days=days), total=5
+        )
+    purchase_stats_rebuild(day=when.date())
+    rule = {"field": "purchase_count", "operator": "gte", "value": 2, "period": {"last_days": 30}}
+    query = Contact.objects.filter(rules_compile(rule, now=when))
+    assert list(query.values_list("pk", flat=True)) == [buyer.pk]
+    PurchaseStatsDay.objects.all().delete()
+    with pytest.raises(DataError), db_transaction.atomic():
+        list(query.values_list("pk", flat=True))

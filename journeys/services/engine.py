@@ -75,6 +75,11 @@ class TickReport:
     journey_ids: set[int] = field(default_factory=set)  # journeys whose contacts moved (for the rollup)
 
 
+def error_detail(exc: Exception) -> str:
+    """How a failed step or batch is described on the enrollment (and counted toward MAX_ERRORS)."""
+    return f"error: {exc.__class__.__name__}: {exc}"[:200]
+
+
 def _run_group(step: Step, group: list[BatchEnrollment], ctx: BatchContext) -> dict[int, StepResult]:
     kind = registry.get(step.kind)
     if kind is None:
@@ -88,7 +93,7 @@ def _run_group(step: Step, group: list[BatchEnrollment], ctx: BatchContext) -> d
         for e in group:
             errors = int((e.data or {}).get("_errors", 0)) + 1
             e.data = {**(e.data or {}), "_errors": errors}
-            detail = f"error: {exc.__class__.__name__}: {exc}"[:200]
+            detail = error_detail(exc)
             if errors >= MAX_ERRORS:
                 results[e.id] = StepResult(None, detail=detail, exit=("failed", detail[:64]))
             else:
@@ -159,7 +164,7 @@ def _advance_one_by_one(ids: list[int], *, now: datetime, graphs: GraphCache) ->
 def enrollment_error_record(*, pk: int, now: datetime, exc: Exception) -> str:
     """Count an error on the enrollment: retried after ERROR_RETRY, failed after MAX_ERRORS. Returns the
     detail written. An enrollment another worker holds or moved on is left alone."""
-    detail = f"error: {exc.__class__.__name__}: {exc}"[:200]
+    detail = error_detail(exc)
     with transaction.atomic():
         enrollment = (
             Enrollment.objects.select_for_update(skip_locked=True)
